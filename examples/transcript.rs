@@ -1,0 +1,66 @@
+//! Prints a wire transcript of every classic command against a fresh memcached: the
+//! exact bytes each way, escaped, from the client's TRACE-level wire log.
+//!
+//! `cargo run --example transcript` — the transcripts in protocol-notes.md come from it.
+
+#[path = "../tests/support/server.rs"]
+mod server;
+
+use std::time::Duration;
+
+use mcaside::{Client, Expiry, StoreOptions};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> mcaside::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter("mcaside::wire=trace")
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_ansi(false)
+        .init();
+    let server = server::Memcached::start();
+    let c = Client::connect(server.addr.as_str()).await?;
+    let step = |title: &str| println!("\n## {title}");
+
+    step("set, get, gets");
+    c.set("greeting", "hello", StoreOptions::new().flags(42).expiry(Duration::from_secs(60))).await?;
+    c.get("greeting").await?;
+    let cas = c.gets("greeting").await?.and_then(|i| i.cas).unwrap_or(0);
+    step("get of several keys, one missing");
+    c.get_many(["greeting", "nobody"]).await?;
+    step("add, replace, append, prepend");
+    c.add("greeting", "again", Expiry::Never).await?;
+    c.replace("nobody", "x", Expiry::Never).await?;
+    c.append("greeting", " world").await?;
+    c.prepend("greeting", ">").await?;
+    step("cas: stored, then exists, then not found");
+    c.cas("greeting", "v2", cas + 2, Expiry::Never).await?;
+    c.cas("greeting", "v3", cas, Expiry::Never).await?;
+    c.cas("nobody", "v", cas, Expiry::Never).await?;
+    step("touch, gat, gats");
+    c.touch("greeting", Duration::from_secs(120)).await?;
+    c.gat(Duration::from_secs(300), "greeting").await?;
+    c.gats(Expiry::Never, "greeting").await?;
+    step("incr and decr");
+    c.set("counter", "18446744073709551615", Expiry::Never).await?;
+    c.incr("counter", 1).await?;
+    c.decr("counter", 5).await?;
+    let _ = c.incr("greeting", 1).await;
+    step("delete");
+    c.delete("counter").await?;
+    c.delete("counter").await?;
+    step("noreply");
+    c.noreply().set("quiet", "1", Expiry::Never)?;
+    c.get("quiet").await?;
+    step("expiry: 31 days is sent as an absolute time");
+    c.set("month", "v", Duration::from_secs(31 * 86_400)).await?;
+    step("errors");
+    let _ = c.set("big", vec![b'x'; 1 << 20], Expiry::Never).await;
+    let _ = c.stats_group("bogus").await;
+    step("flush_all, version, verbosity, stats settings (cut)");
+    c.flush_all(None).await?;
+    c.version().await?;
+    c.verbosity(1).await?;
+    Ok(())
+}

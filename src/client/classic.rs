@@ -1,0 +1,472 @@
+//! The classic text commands as `Client` methods.
+//!
+//! Each method validates its input (through the encoders in [`crate::proto::encode`]),
+//! sends one request and maps the reply to a natural Rust type: a miss is `None`,
+//! `NOT_STORED`/`NOT_FOUND`/`EXISTS` are `false` or an enum, and only failures are
+//! errors.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{CasOutcome, Client, Item, Stats, StoreOptions, unexpected};
+use crate::error::{Error, ProtocolError, Result};
+use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
+use crate::proto::{Expect, Expiry, Reply, Status, Value};
+
+/// How many keys go into one `get` command line in [`Client::get_many`]. memcached
+/// takes very long lines, but proxies are stricter, and shorter commands let the server
+/// start answering sooner.
+const KEYS_PER_GET: usize = 256;
+
+impl Client {
+    /// `get`: the item stored under `key`, or `None`.
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// if let Some(item) = client.get("user:123").await? {
+    ///     println!("{} bytes, flags {}", item.value.len(), item.flags);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Item>> {
+        self.get_one(GetKind::Get, key.as_ref()).await
+    }
+
+    /// `gets`: like [`get`](Self::get), with the item's cas unique for [`cas`](Self::cas).
+    pub async fn gets(&self, key: impl AsRef<[u8]>) -> Result<Option<Item>> {
+        self.get_one(GetKind::Gets, key.as_ref()).await
+    }
+
+    /// `gat`: get the item and set its expiry to `expiry` (a "touch" on every hit).
+    pub async fn gat(
+        &self,
+        expiry: impl Into<Expiry>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Item>> {
+        self.get_one(GetKind::Gat(expiry.into()), key.as_ref())
+            .await
+    }
+
+    /// `gats`: like [`gat`](Self::gat), with the cas unique.
+    pub async fn gats(
+        &self,
+        expiry: impl Into<Expiry>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Item>> {
+        self.get_one(GetKind::Gats(expiry.into()), key.as_ref())
+            .await
+    }
+
+    async fn get_one(&self, kind: GetKind, key: &[u8]) -> Result<Option<Item>> {
+        let reply = self
+            .call(kind.verb(), 1, Expect::Value, |b| {
+                encode::get(b, kind, [key]).map(drop)
+            })
+            .await?;
+        match reply {
+            Reply::Value(v) => Ok(v.map(Item::from)),
+            other => Err(unexpected(kind.verb(), &other)),
+        }
+    }
+
+    /// `get` for many keys in one round trip. The result has one entry per key, in the
+    /// order given: `Some` for a hit, `None` for a miss.
+    ///
+    /// All keys are validated before anything is sent. Keys go out in `get` commands of
+    /// up to 256 keys each, written together.
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// let ids = ["user:1", "user:2", "user:3"];
+    /// let found = client.get_many(&ids).await?;
+    /// for (id, item) in ids.iter().zip(&found) {
+    ///     println!("{id}: {}", if item.is_some() { "hit" } else { "miss" });
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Get, keys).await
+    }
+
+    /// [`get_many`](Self::get_many) with cas uniques (`gets`).
+    pub async fn gets_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gets, keys).await
+    }
+
+    /// [`get_many`](Self::get_many) that also sets each hit's expiry (`gat`).
+    pub async fn gat_many<I, K>(
+        &self,
+        expiry: impl Into<Expiry>,
+        keys: I,
+    ) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gat(expiry.into()), keys).await
+    }
+
+    /// [`gat_many`](Self::gat_many) with cas uniques (`gats`).
+    pub async fn gats_many<I, K>(
+        &self,
+        expiry: impl Into<Expiry>,
+        keys: I,
+    ) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gats(expiry.into()), keys).await
+    }
+
+    async fn get_many_kind<I, K>(&self, kind: GetKind, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        let keys: Vec<K> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let commands = keys.len().div_ceil(KEYS_PER_GET);
+        let reply = self
+            .call(
+                kind.verb(),
+                keys.len(),
+                Expect::Values {
+                    commands: commands as u32,
+                },
+                |b| {
+                    // Validate every key first, so a bad key in the last chunk cannot leave
+                    // the earlier chunks behind in the buffer.
+                    for k in &keys {
+                        crate::proto::check_key(k.as_ref())?;
+                    }
+                    for chunk in keys.chunks(KEYS_PER_GET) {
+                        encode::get(b, kind, chunk.iter().map(AsRef::as_ref))?;
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        match reply {
+            Reply::Values(values) => match_in_order(&keys, values),
+            other => Err(unexpected(kind.verb(), &other)),
+        }
+    }
+
+    /// `set`: store unconditionally.
+    pub async fn set(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        match self
+            .store(StoreVerb::Set, key.as_ref(), value.as_ref(), options.into())
+            .await?
+        {
+            Status::Stored => Ok(()),
+            s => Err(unexpected("set", &Reply::Status(s))),
+        }
+    }
+
+    /// `add`: store only if `key` is absent. `false` if it was present (`NOT_STORED`).
+    pub async fn add(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<bool> {
+        self.store_bool(StoreVerb::Add, key.as_ref(), value.as_ref(), options.into())
+            .await
+    }
+
+    /// `replace`: store only if `key` is present. `false` if it was absent.
+    pub async fn replace(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<bool> {
+        self.store_bool(
+            StoreVerb::Replace,
+            key.as_ref(),
+            value.as_ref(),
+            options.into(),
+        )
+        .await
+    }
+
+    /// `append`: add `value` after the existing value. `false` if `key` is absent.
+    /// The item keeps its flags and expiry.
+    pub async fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        self.store_bool(
+            StoreVerb::Append,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::default(),
+        )
+        .await
+    }
+
+    /// `prepend`: add `value` before the existing value. `false` if `key` is absent.
+    pub async fn prepend(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        self.store_bool(
+            StoreVerb::Prepend,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::default(),
+        )
+        .await
+    }
+
+    /// `cas`: store only if the item's cas unique is still `cas` (from [`gets`](Self::gets)).
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// use mcaside::client::CasOutcome;
+    /// let item = client.gets("counter").await?.expect("exists");
+    /// let next = (std::str::from_utf8(&item.value).unwrap().parse::<u64>().unwrap() + 1).to_string();
+    /// match client.cas("counter", next, item.cas.unwrap(), mcaside::Expiry::Never).await? {
+    ///     CasOutcome::Stored => {}
+    ///     CasOutcome::Exists => { /* someone else won; re-read and retry */ }
+    ///     CasOutcome::NotFound => { /* deleted meanwhile */ }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn cas(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        cas: u64,
+        options: impl Into<StoreOptions>,
+    ) -> Result<CasOutcome> {
+        match self
+            .store(
+                StoreVerb::Cas(cas),
+                key.as_ref(),
+                value.as_ref(),
+                options.into(),
+            )
+            .await?
+        {
+            Status::Stored => Ok(CasOutcome::Stored),
+            Status::Exists => Ok(CasOutcome::Exists),
+            Status::NotFound => Ok(CasOutcome::NotFound),
+            s => Err(unexpected("cas", &Reply::Status(s))),
+        }
+    }
+
+    async fn store_bool(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        o: StoreOptions,
+    ) -> Result<bool> {
+        match self.store(verb, key, value, o).await? {
+            Status::Stored => Ok(true),
+            Status::NotStored => Ok(false),
+            s => Err(unexpected(verb.verb(), &Reply::Status(s))),
+        }
+    }
+
+    async fn store(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        o: StoreOptions,
+    ) -> Result<Status> {
+        let limits = *self.limits();
+        let cmd = Store {
+            verb,
+            key,
+            flags: o.flags,
+            expiry: o.expiry,
+            value,
+            noreply: false,
+        };
+        status(
+            self.call(verb.verb(), 1, Expect::Status, |b| {
+                encode::store(b, &cmd, &limits)
+            })
+            .await?,
+            verb.verb(),
+        )
+    }
+
+    /// `delete`: `true` if the item existed.
+    pub async fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        let key = key.as_ref();
+        match status(
+            self.call("delete", 1, Expect::Status, |b| {
+                encode::delete(b, key, false)
+            })
+            .await?,
+            "delete",
+        )? {
+            Status::Deleted => Ok(true),
+            Status::NotFound => Ok(false),
+            s => Err(unexpected("delete", &Reply::Status(s))),
+        }
+    }
+
+    /// `incr`: add `delta` to the decimal number stored under `key` (wrapping at 2^64)
+    /// and return the result; `None` if `key` is absent. A value that is not a number is
+    /// a [`ServerError`](crate::ServerError) (`CLIENT_ERROR`).
+    pub async fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.arith(ArithOp::Incr, key.as_ref(), delta).await
+    }
+
+    /// `decr`: subtract `delta`, stopping at 0; `None` if `key` is absent.
+    pub async fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.arith(ArithOp::Decr, key.as_ref(), delta).await
+    }
+
+    async fn arith(&self, op: ArithOp, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        let cmd = if op == ArithOp::Incr { "incr" } else { "decr" };
+        match self
+            .call(cmd, 1, Expect::Number, |b| {
+                encode::arith(b, op, key, delta, false)
+            })
+            .await?
+        {
+            Reply::Number(n) => Ok(Some(n)),
+            Reply::Status(Status::NotFound) => Ok(None),
+            other => Err(unexpected(cmd, &other)),
+        }
+    }
+
+    /// `touch`: set a new expiry without fetching. `true` if the item existed.
+    pub async fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<bool> {
+        let (key, expiry) = (key.as_ref(), expiry.into());
+        match status(
+            self.call("touch", 1, Expect::Status, |b| {
+                encode::touch(b, key, expiry, false)
+            })
+            .await?,
+            "touch",
+        )? {
+            Status::Touched => Ok(true),
+            Status::NotFound => Ok(false),
+            s => Err(unexpected("touch", &Reply::Status(s))),
+        }
+    }
+
+    /// `flush_all [delay]`: invalidate every item on the server, now or after `delay`.
+    pub async fn flush_all(&self, delay: Option<Duration>) -> Result<()> {
+        self.ok("flush_all", |b| encode::flush_all(b, delay, false))
+            .await
+    }
+
+    /// `verbosity <level>`: the server's logging level.
+    pub async fn verbosity(&self, level: u32) -> Result<()> {
+        self.ok("verbosity", |b| {
+            encode::verbosity(b, level, false);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ok(
+        &self,
+        cmd: &'static str,
+        encode: impl FnOnce(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
+    ) -> Result<()> {
+        match status(self.call(cmd, 0, Expect::Status, encode).await?, cmd)? {
+            Status::Ok => Ok(()),
+            s => Err(unexpected(cmd, &Reply::Status(s))),
+        }
+    }
+
+    /// `version`: the server's version string, such as `1.6.18`.
+    pub async fn version(&self) -> Result<String> {
+        match self
+            .call("version", 0, Expect::Version, |b| {
+                encode::version(b);
+                Ok(())
+            })
+            .await?
+        {
+            Reply::Version(v) => Ok(String::from_utf8_lossy(&v).into_owned()),
+            other => Err(unexpected("version", &other)),
+        }
+    }
+
+    /// `stats`: the server's general statistics.
+    pub async fn stats(&self) -> Result<Stats> {
+        self.stats_inner(None).await
+    }
+
+    /// `stats <group>`: a group of statistics (`settings`, `items`, `slabs`, `sizes`,
+    /// `conns`). Groups that answer with something other than `STAT` lines (such as
+    /// `reset`, `detail`) are not supported here.
+    pub async fn stats_group(&self, group: &str) -> Result<Stats> {
+        self.stats_inner(Some(group)).await
+    }
+
+    async fn stats_inner(&self, group: Option<&str>) -> Result<Stats> {
+        match self
+            .call("stats", 0, Expect::Stats, |b| encode::stats(b, group))
+            .await?
+        {
+            Reply::Stats(pairs) => Ok(Stats(
+                pairs
+                    .into_iter()
+                    .map(|(n, v)| (lossy(n), lossy(v)))
+                    .collect(),
+            )),
+            other => Err(unexpected("stats", &other)),
+        }
+    }
+
+    /// `quit`: ask the server to close the connection. The client reconnects for the
+    /// next request.
+    pub fn quit(&self) -> Result<()> {
+        self.send("quit", |b| {
+            encode::quit(b);
+            Ok(())
+        })
+    }
+}
+
+fn status(reply: Reply, cmd: &str) -> Result<Status> {
+    match reply {
+        Reply::Status(s) => Ok(s),
+        other => Err(unexpected(cmd, &other)),
+    }
+}
+
+fn lossy(b: Bytes) -> String {
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// Places the hits of a multi-key retrieval next to the keys they answer. The server
+/// answers keys in the order asked and leaves misses out, so one forward walk suffices;
+/// a hit for a key not asked (in that order) means the stream is not what we think.
+fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<Option<Item>>> {
+    let mut out: Vec<Option<Item>> = vec![None; keys.len()];
+    let mut next = 0;
+    for v in values {
+        let Some(pos) = keys[next..].iter().position(|k| k.as_ref() == &v.key[..]) else {
+            return Err(Error::Protocol(ProtocolError::Unexpected(format!(
+                "VALUE for key \"{}\" that was not requested at this point",
+                crate::proto::escape::Escaped(&v.key)
+            ))));
+        };
+        out[next + pos] = Some(v.into());
+        next += pos + 1;
+    }
+    Ok(out)
+}

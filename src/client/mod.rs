@@ -1,0 +1,258 @@
+//! The client: an async method per memcached command.
+//!
+//! [`Client`] is cheap to clone and safe to share between tasks: clones share the
+//! connection, and concurrent calls are pipelined on it. Each call runs under the
+//! configured request timeout and in a `tracing` span named `memcached` with the
+//! command, the number of keys, the bytes sent and received and the outcome. At TRACE
+//! level, the target `mcaside::wire` logs every byte on the wire, escaped.
+//!
+//! The command methods are in [`classic`] (the classic text commands) and
+//! [`noreply`] (their fire-and-forget forms).
+
+pub mod classic;
+pub mod noreply;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tracing::Instrument;
+
+pub use noreply::NoReply;
+pub use types::{CasOutcome, Item, Stats, StoreOptions};
+
+use crate::conn::{ConnConfig, Connection, ServerAddr};
+use crate::error::{Error, InputError, ProtocolError, Result};
+use crate::proto::{Expect, Limits, Reply};
+
+/// A memcached client. See the [crate docs](crate) for an example.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    request_timeout: Option<Duration>,
+}
+
+/// Builds a [`Client`] with non-default settings.
+///
+/// ```no_run
+/// # async fn f() -> mcaside::Result<()> {
+/// use std::time::Duration;
+/// let client = mcaside::Client::builder()
+///     .request_timeout(Some(Duration::from_millis(250)))
+///     .connect("127.0.0.1:11211")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    conn: ConnConfig,
+    request_timeout: Option<Duration>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            conn: ConnConfig::default(),
+            request_timeout: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// How long one connect attempt may take. Default 1 s.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.conn.connect_timeout = t;
+        self
+    }
+
+    /// How long a request may take, from the call to its reply; `None` waits forever.
+    /// Default 1 s. A request that times out fails with [`Error::Timeout`] and its
+    /// reply, when it comes, is discarded.
+    pub fn request_timeout(mut self, t: Option<Duration>) -> Self {
+        self.request_timeout = t;
+        self
+    }
+
+    /// Value and line size limits. Raise `max_value` for a server started with a larger
+    /// item size (`-I`).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.conn.limits = limits;
+        self
+    }
+
+    /// The bounds of the reconnect backoff. Default 50 ms to 5 s.
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.conn.backoff_min = min;
+        self.conn.backoff_max = max.max(min);
+        self
+    }
+
+    /// Connects to `server`.
+    pub async fn connect(self, server: impl ToServerAddr) -> Result<Client> {
+        let addr = server.to_server_addr()?;
+        let conn = Connection::connect(addr, self.conn).await?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                conn,
+                request_timeout: self.request_timeout,
+            }),
+        })
+    }
+}
+
+/// Things that name a server: `"host:port"`, a socket path, a `SocketAddr`, a
+/// [`ServerAddr`].
+pub trait ToServerAddr {
+    /// The address.
+    fn to_server_addr(self) -> std::io::Result<ServerAddr>;
+}
+
+impl ToServerAddr for ServerAddr {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        Ok(self)
+    }
+}
+impl ToServerAddr for &ServerAddr {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        Ok(self.clone())
+    }
+}
+impl ToServerAddr for &str {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        self.parse()
+    }
+}
+impl ToServerAddr for String {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        self.parse()
+    }
+}
+impl ToServerAddr for &String {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        self.parse()
+    }
+}
+impl ToServerAddr for std::net::SocketAddr {
+    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+        Ok(self.into())
+    }
+}
+
+impl Client {
+    /// Connects to `server` with default settings.
+    pub async fn connect(server: impl ToServerAddr) -> Result<Client> {
+        ClientBuilder::default().connect(server).await
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The server this client talks to.
+    pub fn server(&self) -> &ServerAddr {
+        self.inner.conn.addr()
+    }
+
+    /// Fire-and-forget forms of the write commands (`noreply` on the wire).
+    pub fn noreply(&self) -> NoReply<'_> {
+        NoReply { client: self }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        self.inner.conn.limits()
+    }
+
+    /// Sends one request under the request timeout, in a `memcached` span.
+    pub(crate) async fn call(
+        &self,
+        cmd: &'static str,
+        keys: usize,
+        expect: Expect,
+        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
+    ) -> Result<Reply> {
+        let span = tracing::debug_span!(
+            "memcached",
+            cmd,
+            keys,
+            sent = tracing::field::Empty,
+            received = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let request = self.inner.conn.request(expect, encode);
+        let result = match self.inner.request_timeout {
+            Some(t) => tokio::time::timeout(t, request)
+                .instrument(span.clone())
+                .await
+                .unwrap_or(Err(Error::Timeout)),
+            None => request.instrument(span.clone()).await,
+        };
+        if !span.is_disabled() {
+            span.record("outcome", outcome_name(&result));
+        }
+        result
+    }
+
+    /// Queues a request with no reply, in a `memcached` span.
+    pub(crate) fn send(
+        &self,
+        cmd: &'static str,
+        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
+    ) -> Result<()> {
+        let span = tracing::debug_span!(
+            "memcached",
+            cmd,
+            keys = 1,
+            noreply = true,
+            sent = tracing::field::Empty
+        );
+        span.in_scope(|| self.inner.conn.send(encode))
+    }
+}
+
+fn outcome_name(r: &Result<Reply>) -> &'static str {
+    match r {
+        Ok(Reply::Status(s)) => match s {
+            crate::proto::Status::Stored => "STORED",
+            crate::proto::Status::NotStored => "NOT_STORED",
+            crate::proto::Status::Exists => "EXISTS",
+            crate::proto::Status::NotFound => "NOT_FOUND",
+            crate::proto::Status::Deleted => "DELETED",
+            crate::proto::Status::Touched => "TOUCHED",
+            crate::proto::Status::Ok => "OK",
+        },
+        Ok(Reply::Value(Some(_))) => "hit",
+        Ok(Reply::Value(None)) => "miss",
+        Ok(Reply::Meta(m)) => m.code.as_str(),
+        Ok(_) => "ok",
+        Err(Error::Server(_)) => "server error",
+        Err(Error::Input(_)) => "rejected",
+        Err(Error::Timeout) => "timeout",
+        Err(Error::Protocol(_)) => "protocol error",
+        Err(Error::Io(_)) => "i/o error",
+        Err(Error::Closed) => "closed",
+    }
+}
+
+/// The error for a well-formed reply that does not answer the command.
+pub(crate) fn unexpected(cmd: &str, reply: &Reply) -> Error {
+    let shape = match reply {
+        Reply::Status(s) => format!("{s:?}"),
+        Reply::Number(_) => "a number".into(),
+        Reply::Version(_) => "VERSION".into(),
+        Reply::Value(_) | Reply::Values(_) => "values".into(),
+        Reply::Stats(_) => "stats".into(),
+        Reply::Meta(m) => m.code.as_str().into(),
+        Reply::MetaDebug { .. } => "ME".into(),
+        Reply::MetaBatch(_) => "a meta batch".into(),
+    };
+    Error::Protocol(ProtocolError::Unexpected(format!(
+        "{shape} in reply to {cmd}"
+    )))
+}

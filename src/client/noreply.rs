@@ -1,0 +1,149 @@
+//! Fire-and-forget writes: the classic `noreply` commands.
+//!
+//! The server sends nothing back for these, not even errors (on 1.6.18, `noreply`
+//! suppresses `SERVER_ERROR object too large` too), so there is nothing to wait for and
+//! nothing to report: the methods return as soon as the command is queued, after the
+//! same local validation as everywhere else. Replies to later requests are not disturbed,
+//! because a noreply command never takes a place in the reply queue.
+//!
+//! Later requests on the same client are written after it, so a `get` following a
+//! `noreply` set of the same key sees the set.
+
+use std::time::Duration;
+
+use super::{Client, StoreOptions};
+use crate::error::Result;
+use crate::proto::Expiry;
+use crate::proto::encode::{self, ArithOp, Store, StoreVerb};
+
+/// The `noreply` forms of the write commands; from [`Client::noreply`].
+///
+/// ```no_run
+/// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+/// use std::time::Duration;
+/// client.noreply().set("k", "v", Duration::from_secs(60))?;
+/// assert!(client.get("k").await?.is_some()); // written after the set
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct NoReply<'a> {
+    pub(super) client: &'a Client,
+}
+
+impl NoReply<'_> {
+    /// `set ... noreply`.
+    pub fn set(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        o: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.store(StoreVerb::Set, key.as_ref(), value.as_ref(), o.into())
+    }
+
+    /// `add ... noreply`.
+    pub fn add(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        o: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.store(StoreVerb::Add, key.as_ref(), value.as_ref(), o.into())
+    }
+
+    /// `replace ... noreply`.
+    pub fn replace(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        o: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.store(StoreVerb::Replace, key.as_ref(), value.as_ref(), o.into())
+    }
+
+    /// `append ... noreply`.
+    pub fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.store(
+            StoreVerb::Append,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::default(),
+        )
+    }
+
+    /// `prepend ... noreply`.
+    pub fn prepend(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.store(
+            StoreVerb::Prepend,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::default(),
+        )
+    }
+
+    /// `cas ... noreply`.
+    pub fn cas(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        cas: u64,
+        o: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.store(StoreVerb::Cas(cas), key.as_ref(), value.as_ref(), o.into())
+    }
+
+    fn store(&self, verb: StoreVerb, key: &[u8], value: &[u8], o: StoreOptions) -> Result<()> {
+        let limits = *self.client.limits();
+        let cmd = Store {
+            verb,
+            key,
+            flags: o.flags,
+            expiry: o.expiry,
+            value,
+            noreply: true,
+        };
+        self.client
+            .send(verb.verb(), |b| encode::store(b, &cmd, &limits))
+    }
+
+    /// `delete <key> noreply`.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        self.client
+            .send("delete", |b| encode::delete(b, key.as_ref(), true))
+    }
+
+    /// `incr <key> <delta> noreply`.
+    pub fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<()> {
+        self.client.send("incr", |b| {
+            encode::arith(b, ArithOp::Incr, key.as_ref(), delta, true)
+        })
+    }
+
+    /// `decr <key> <delta> noreply`.
+    pub fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<()> {
+        self.client.send("decr", |b| {
+            encode::arith(b, ArithOp::Decr, key.as_ref(), delta, true)
+        })
+    }
+
+    /// `touch <key> <exptime> noreply`.
+    pub fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<()> {
+        let expiry = expiry.into();
+        self.client
+            .send("touch", |b| encode::touch(b, key.as_ref(), expiry, true))
+    }
+
+    /// `flush_all [delay] noreply`.
+    pub fn flush_all(&self, delay: Option<Duration>) -> Result<()> {
+        self.client
+            .send("flush_all", |b| encode::flush_all(b, delay, true))
+    }
+
+    /// `verbosity <level> noreply`.
+    pub fn verbosity(&self, level: u32) -> Result<()> {
+        self.client.send("verbosity", |b| {
+            encode::verbosity(b, level, true);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! The connection layer: one server, one socket, many concurrent requests.
+//!
+//! A [`Connection`] is a cheap, cloneable handle to a background I/O task. Requests are
+//! encoded straight into a shared write buffer and answered in order, so any number of
+//! tasks can use one connection at once and their requests share writes (see
+//! [`driver`](self) for the loop). What this layer guarantees:
+//!
+//! - **Replies reach their own caller.** Replies are matched to requests by position in
+//!   the stream, and a request whose future is dropped keeps its place: its reply is read
+//!   and discarded, never handed to the next caller.
+//! - **Failures are shared and prompt.** If the socket breaks or a reply is out of step,
+//!   every request in flight fails at once with the same error, and the task reconnects.
+//! - **Nothing here knows memcached's commands.** Callers pass an encoder and the
+//!   [`Expect`](crate::proto::Expect)ed reply shape; the connection moves bytes and
+//!   frames. The socket kind is hidden in [`Transport`].
+
+mod addr;
+mod driver;
+mod queue;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+pub use addr::ServerAddr;
+pub use transport::Transport;
+
+use crate::error::{Error, InputError};
+use crate::proto::{Expect, Limits, Reply};
+use queue::{Link, Shared};
+
+/// Settings for one connection.
+#[derive(Debug, Clone)]
+pub struct ConnConfig {
+    /// Reply and request size bounds.
+    pub limits: Limits,
+    /// How long one connect attempt may take. Default 1 s.
+    pub connect_timeout: Duration,
+    /// First delay before retrying a failed reconnect. Default 50 ms.
+    pub backoff_min: Duration,
+    /// Largest delay between reconnect attempts. Default 5 s.
+    pub backoff_max: Duration,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            limits: Limits::default(),
+            connect_timeout: Duration::from_secs(1),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A handle to one multiplexed connection. Clones share the connection; when the last
+/// clone is dropped, the I/O task writes out what is queued and closes the socket.
+#[derive(Clone)]
+pub struct Connection {
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.set_link(Link::Shutdown);
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.handle.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (within `config.connect_timeout`) and starts the I/O task on
+    /// the current tokio runtime.
+    pub async fn connect(addr: ServerAddr, config: ConnConfig) -> Result<Connection, Error> {
+        let shared = Arc::new(Shared::new(addr, config));
+        let io = driver::connect(&shared).await?;
+        driver::spawn(shared.clone(), io);
+        Ok(Connection {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    /// The server this connection talks to.
+    pub fn addr(&self) -> &ServerAddr {
+        &self.handle.shared.addr
+    }
+
+    /// The limits this connection enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.handle.shared.config.limits
+    }
+
+    /// True while the socket is connected (or being reconnected after a clean close).
+    pub fn is_up(&self) -> bool {
+        matches!(self.handle.shared.lock().link, Link::Up | Link::Connecting)
+    }
+
+    /// Sends one request and waits for its reply.
+    ///
+    /// `encode` appends the command to the write buffer; if it fails, nothing is sent
+    /// and its error is returned. The reply is assembled in the shape `expect` says.
+    /// A server error line comes back as [`Error::Server`].
+    ///
+    /// The request is cancel-safe: dropping the future before it completes leaves the
+    /// connection in step (the reply, when it comes, is discarded).
+    pub async fn request(
+        &self,
+        expect: Expect,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
+    ) -> Result<Reply, Error> {
+        let (rx, sent) = self.handle.shared.enqueue(Some(expect), encode)?;
+        let span = tracing::Span::current();
+        span.record("sent", sent);
+        let rx = rx.expect("a waiter was queued");
+        let delivery = rx.await.map_err(|_| Error::Closed)?;
+        span.record("received", delivery.received);
+        delivery.outcome
+    }
+
+    /// Queues a request that has no reply (a `noreply` command, `quit`). Returns once it
+    /// is queued; it is written with the next batch, before anything queued after it.
+    pub fn send(
+        &self,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
+    ) -> Result<(), Error> {
+        let (_, sent) = self.handle.shared.enqueue(None, encode)?;
+        tracing::Span::current().record("sent", sent);
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! Incremental framing: bytes in, [`Frame`]s out, with nothing parsed or copied twice.
+//!
+//! The connection appends whatever the socket delivered to a `BytesMut` and calls
+//! [`Decoder::decode`] until it returns `Ok(None)`. The decoder:
+//!
+//! - looks for the end of the current line only in bytes it has not looked at before
+//!   (`scanned` remembers how far it got), so a line arriving a byte at a time costs
+//!   linear, not quadratic, work;
+//! - parses a line once, when it is complete, with the grammar in [`super::parse`];
+//! - after a `VALUE` or `VA` line, remembers the announced length and consumes the header,
+//!   so the data block is waited for without re-reading the header, and comes out as a
+//!   `Bytes` split off the buffer (no copy);
+//! - checks every announced length against [`Limits`] *before* reserving room for it, so
+//!   `VALUE k 0 99999999999` is an error, not a 100 GB allocation.
+//!
+//! Any error means the byte stream can no longer be trusted to be in step with the
+//! requests; the connection must be closed.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::Limits;
+use super::frame::{Frame, MetaCode, MetaReply, ReturnedFlags, Value};
+use super::parse::{self, Line, Word};
+use crate::error::ProtocolError;
+use crate::proto::escape::escape_short;
+
+/// Turns a byte stream from the server into frames.
+#[derive(Debug)]
+pub struct Decoder {
+    limits: Limits,
+    /// Bytes at the front of the buffer already known not to contain `\n`.
+    scanned: usize,
+    /// A header whose data block has not fully arrived.
+    body: Option<Body>,
+}
+
+#[derive(Debug)]
+enum Body {
+    Value {
+        key: Bytes,
+        flags: u32,
+        cas: Option<u64>,
+        len: usize,
+    },
+    Meta {
+        code: MetaCode,
+        flags: ReturnedFlags,
+        len: usize,
+    },
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::Value { len, .. } | Body::Meta { len, .. } => *len,
+        }
+    }
+
+    fn complete(self, data: Bytes) -> Frame {
+        match self {
+            Body::Value {
+                key, flags, cas, ..
+            } => Frame::Value(Value {
+                key,
+                flags,
+                cas,
+                data,
+            }),
+            Body::Meta { code, flags, .. } => Frame::Meta(MetaReply {
+                code,
+                flags,
+                value: Some(data),
+            }),
+        }
+    }
+}
+
+impl Decoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            scanned: 0,
+            body: None,
+        }
+    }
+
+    /// Takes the next complete frame off the front of `buf`, or returns `Ok(None)` if
+    /// `buf` does not hold one yet. Consumed bytes are removed from `buf`.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use mcaside::proto::{Decoder, Frame, Limits};
+    /// let mut d = Decoder::new(Limits::default());
+    /// let mut buf = BytesMut::from(&b"VALUE k 0 2\r\nhi\r\nEN"[..]);
+    /// let Some(Frame::Value(v)) = d.decode(&mut buf).unwrap() else { panic!() };
+    /// assert_eq!(&v.data[..], b"hi");
+    /// assert_eq!(d.decode(&mut buf).unwrap(), None); // "EN" is not a whole line yet
+    /// buf.extend_from_slice(b"D\r\n");
+    /// assert_eq!(d.decode(&mut buf).unwrap(), Some(Frame::End));
+    /// ```
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if let Some(body) = &self.body {
+            return self.decode_body(buf, body.len());
+        }
+        let Some(line_len) = self.find_line(buf)? else {
+            return Ok(None);
+        };
+        // Own the line as Bytes (a refcount, not a copy) so that keys and texts in the
+        // frame can be zero-copy slices of it, then parse it exactly once.
+        let owned = buf.split_to(line_len).freeze();
+        let line = match parse::line(&owned) {
+            Ok((&[], line)) => line,
+            _ => return Err(ProtocolError::Malformed(escape_short(&owned, 80))),
+        };
+        let slice = |s: &[u8]| owned.slice_ref(s);
+        let frame = match line {
+            Line::Word(word) => match word {
+                Word::End => Frame::End,
+                Word::Stored => Frame::Stored,
+                Word::NotStored => Frame::NotStored,
+                Word::Exists => Frame::Exists,
+                Word::NotFound => Frame::NotFound,
+                Word::Deleted => Frame::Deleted,
+                Word::Touched => Frame::Touched,
+                Word::Ok => Frame::Ok,
+                Word::MetaNoop => Frame::MetaNoop,
+            },
+            Line::Number(n) => Frame::Number(n),
+            Line::Value {
+                key,
+                flags,
+                len,
+                cas,
+            } => {
+                let len = self.check_len(len)?;
+                self.body = Some(Body::Value {
+                    key: slice(key),
+                    flags,
+                    cas,
+                    len,
+                });
+                return self.decode_body(buf, len);
+            }
+            Line::Meta { code, len, flags } => {
+                let flags = flags.into_returned(slice);
+                match len {
+                    Some(len) => {
+                        let len = self.check_len(len)?;
+                        self.body = Some(Body::Meta { code, flags, len });
+                        return self.decode_body(buf, len);
+                    }
+                    None => Frame::Meta(MetaReply {
+                        code,
+                        flags,
+                        value: None,
+                    }),
+                }
+            }
+            Line::Version(v) => Frame::Version(slice(v)),
+            Line::Stat { name, value } => Frame::Stat {
+                name: slice(name),
+                value: slice(value),
+            },
+            Line::Error { kind, message } => Frame::Error {
+                kind,
+                message: slice(message),
+            },
+            Line::MetaDebug { key, fields } => Frame::MetaDebug {
+                key: slice(key),
+                fields: slice(fields),
+            },
+        };
+        Ok(Some(frame))
+    }
+
+    /// True when the decoder is between frames (no partial header or data block held).
+    /// A connection that closes at such a point lost no reply halfway.
+    pub fn is_idle(&self, buf: &[u8]) -> bool {
+        self.body.is_none() && buf.is_empty()
+    }
+
+    /// Finds the length of the complete line at the front of `buf`, `\n` included.
+    fn find_line(&mut self, buf: &BytesMut) -> Result<Option<usize>, ProtocolError> {
+        let unseen = &buf[self.scanned..];
+        let found: nom::IResult<&[u8], &[u8]> = nom::bytes::streaming::take_until("\n")(unseen);
+        match found {
+            Ok((_, before)) => {
+                let len = self.scanned + before.len() + 1;
+                self.scanned = 0;
+                if len > self.limits.max_line {
+                    return Err(ProtocolError::LineTooLong {
+                        max: self.limits.max_line,
+                    });
+                }
+                Ok(Some(len))
+            }
+            Err(_) => {
+                self.scanned = buf.len();
+                if buf.len() > self.limits.max_line {
+                    return Err(ProtocolError::LineTooLong {
+                        max: self.limits.max_line,
+                    });
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_len(&self, len: u64) -> Result<usize, ProtocolError> {
+        if len > self.limits.max_value as u64 {
+            return Err(ProtocolError::ValueTooLarge {
+                len,
+                max: self.limits.max_value,
+            });
+        }
+        Ok(len as usize)
+    }
+
+    /// Completes the pending data block if all of it (and its `\r\n`) has arrived.
+    fn decode_body(
+        &mut self,
+        buf: &mut BytesMut,
+        len: usize,
+    ) -> Result<Option<Frame>, ProtocolError> {
+        let need = len + 2;
+        if buf.len() < need {
+            // Make room for the whole block at once; `len` was checked against the limit.
+            buf.reserve(need - buf.len());
+            return Ok(None);
+        }
+        if &buf[len..need] != b"\r\n" {
+            return Err(ProtocolError::BadDataTerminator);
+        }
+        let data = buf.split_to(len).freeze();
+        buf.advance(2);
+        let body = self
+            .body
+            .take()
+            .expect("decode_body runs with a body pending");
+        Ok(Some(body.complete(data)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_frames(d: &mut Decoder, buf: &mut BytesMut) -> Vec<Frame> {
+        let mut out = vec![];
+        while let Some(f) = d.decode(buf).unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    #[test]
+    fn hostile_length_is_refused_before_allocating() {
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"VALUE k 0 99999999999\r\n"[..]);
+        let cap = buf.capacity();
+        assert!(matches!(
+            d.decode(&mut buf),
+            Err(ProtocolError::ValueTooLarge {
+                len: 99_999_999_999,
+                ..
+            })
+        ));
+        assert!(
+            buf.capacity() <= cap,
+            "no room was reserved for the announced length"
+        );
+    }
+
+    #[test]
+    fn long_line_without_newline() {
+        let limits = Limits {
+            max_line: 16,
+            ..Limits::default()
+        };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(&b"SERVER_ERROR aaaa"[..]);
+        assert!(matches!(
+            d.decode(&mut buf),
+            Err(ProtocolError::LineTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn data_block_terminator_checked() {
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"VALUE k 0 2\r\nhiXX"[..]);
+        assert_eq!(d.decode(&mut buf), Err(ProtocolError::BadDataTerminator));
+    }
+
+    #[test]
+    fn value_is_sliced_not_copied() {
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"VALUE k 0 5 9\r\nhello\r\nEND\r\n"[..]);
+        let start = buf.as_ptr() as usize;
+        let frames = all_frames(&mut d, &mut buf);
+        let Frame::Value(v) = &frames[0] else {
+            panic!()
+        };
+        assert_eq!(v.cas, Some(9));
+        assert_eq!(
+            v.data.as_ptr() as usize,
+            start + 15,
+            "data points into the read buffer"
+        );
+        assert_eq!(frames[1], Frame::End);
+    }
+
+    #[test]
+    fn meta_value_and_flags() {
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"VA 2 f5 c12 Oab\r\nhi\r\nEN\r\nMN\r\n"[..]);
+        let frames = all_frames(&mut d, &mut buf);
+        let Frame::Meta(m) = &frames[0] else { panic!() };
+        assert_eq!(m.value.as_deref(), Some(&b"hi"[..]));
+        assert_eq!(m.flags.opaque.as_deref(), Some(&b"ab"[..]));
+        assert_eq!(m.flags.cas, Some(12));
+        assert!(matches!(&frames[1], Frame::Meta(m) if m.code == MetaCode::Miss));
+        assert_eq!(frames[2], Frame::MetaNoop);
+    }
+}

@@ -1,0 +1,152 @@
+//! What the server sends back, one unit at a time.
+//!
+//! A [`Frame`] is one reply line, together with its data block when it has one. Most
+//! commands are answered by exactly one frame; retrievals and `stats` by several, ended by
+//! `END`; a pipeline of quiet meta commands by any number, ended by `MN`. Grouping frames
+//! into the reply to one request is [`super::reply`]'s job, not this module's.
+//!
+//! Every byte string in a frame (`key`, `data`, texts) is a `Bytes` sliced from the
+//! connection's read buffer: decoding a hit copies nothing.
+
+use bytes::Bytes;
+
+/// One reply line (and data block) from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// `VALUE <key> <flags> <bytes> [<cas unique>]` and its data block.
+    Value(Value),
+    /// `END`: the end of a retrieval or `stats` reply.
+    End,
+    /// `STORED`.
+    Stored,
+    /// `NOT_STORED`: the condition of `add`, `replace`, `append` or `prepend` failed.
+    NotStored,
+    /// `EXISTS`: a `cas` found the item changed since it was fetched.
+    Exists,
+    /// `NOT_FOUND`: no such item (for `cas`, `delete`, `incr`, `decr`, `touch`).
+    NotFound,
+    /// `DELETED`.
+    Deleted,
+    /// `TOUCHED`.
+    Touched,
+    /// `OK` (for `flush_all` and `verbosity`).
+    Ok,
+    /// The new value after `incr` or `decr`.
+    Number(u64),
+    /// `VERSION <text>`.
+    Version(Bytes),
+    /// `STAT <name> <value>`.
+    Stat {
+        /// The statistic's name.
+        name: Bytes,
+        /// Its value, as text.
+        value: Bytes,
+    },
+    /// `ERROR`, `CLIENT_ERROR <text>` or `SERVER_ERROR <text>`.
+    Error {
+        /// Which error line.
+        kind: crate::error::ServerErrorKind,
+        /// The text after the keyword (empty for a bare `ERROR`).
+        message: Bytes,
+    },
+    /// A meta reply: `VA`, `HD`, `EN`, `NS`, `EX` or `NF`, with its returned flags.
+    Meta(MetaReply),
+    /// `MN`: the answer to `mn`, the fence at the end of a meta pipeline.
+    MetaNoop,
+    /// `ME <key> <k>=<v>*`: the answer to a meta debug `me` for an existing item.
+    MetaDebug {
+        /// The key as the server printed it.
+        key: Bytes,
+        /// The `k=v` pairs, space separated, as sent.
+        fields: Bytes,
+    },
+}
+
+/// One item from a `VALUE` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    /// The key, as the server sent it.
+    pub key: Bytes,
+    /// The client flags stored with the item.
+    pub flags: u32,
+    /// The cas unique, present for `gets` and `gats`.
+    pub cas: Option<u64>,
+    /// The data block.
+    pub data: Bytes,
+}
+
+/// A meta command's return code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetaCode {
+    /// `VA`: success, with a data block.
+    Value,
+    /// `HD`: success, no data block.
+    Header,
+    /// `EN`: miss (`mg`, `me`).
+    Miss,
+    /// `NS`: not stored (`ms` mode condition failed, `ma` auto-create failed).
+    NotStored,
+    /// `EX`: the compared cas did not match.
+    Exists,
+    /// `NF`: not found.
+    NotFound,
+}
+
+impl MetaCode {
+    /// The two-letter code as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaCode::Value => "VA",
+            MetaCode::Header => "HD",
+            MetaCode::Miss => "EN",
+            MetaCode::NotStored => "NS",
+            MetaCode::Exists => "EX",
+            MetaCode::NotFound => "NF",
+        }
+    }
+}
+
+/// A meta reply line, its returned flags and, for `VA`, its data block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaReply {
+    /// The return code.
+    pub code: MetaCode,
+    /// The flags the server returned.
+    pub flags: ReturnedFlags,
+    /// The data block (`VA` only).
+    pub value: Option<Bytes>,
+}
+
+/// The flags a meta reply can carry, parsed into typed fields.
+///
+/// Each field is set only when the server returned that flag, which it does when the
+/// request asked for it (`c` → `cas`, `t` → `ttl`, ...) or, for `W`, `X` and `Z`, when
+/// the lease state calls for it. Unknown flags are skipped so that a newer server does
+/// not break an older client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReturnedFlags {
+    /// `b`: the returned key (`k`) is base64 encoded.
+    pub base64_key: bool,
+    /// `c<u64>`: the item's cas unique.
+    pub cas: Option<u64>,
+    /// `f<u32>`: the client flags.
+    pub client_flags: Option<u32>,
+    /// `h<0|1>`: whether the item had been fetched before this request.
+    pub hit_before: Option<bool>,
+    /// `k<key>`: the item's key.
+    pub key: Option<Bytes>,
+    /// `l<secs>`: seconds since the item was last accessed.
+    pub last_access: Option<u64>,
+    /// `O<token>`: the opaque token the request carried.
+    pub opaque: Option<Bytes>,
+    /// `s<bytes>`: the item's size.
+    pub size: Option<u64>,
+    /// `t<secs>`: remaining TTL; `-1` means the item never expires.
+    pub ttl: Option<i64>,
+    /// `W`: this client won the right to recache the item (vivify or recache).
+    pub won: bool,
+    /// `X`: the item is stale (marked by `md ... I`).
+    pub stale: bool,
+    /// `Z`: another client already holds the win for this item.
+    pub win_taken: bool,
+}

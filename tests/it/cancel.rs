@@ -1,0 +1,110 @@
+//! Dropped and timed-out requests never hand their reply to the next caller.
+
+use std::time::Duration;
+
+use mcaside::{Client, Error, Expiry};
+
+use crate::{Memcached, client};
+
+#[tokio::test]
+async fn timed_out_get_of_a_then_get_of_b() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    c.set("A", "value of A", Expiry::Never).await.unwrap();
+    c.set("B", "value of B", Expiry::Never).await.unwrap();
+    for _ in 0..200 {
+        assert!(
+            abandon_after_first_poll(c.get("A")).await,
+            "the get of A was in flight"
+        );
+        let b = c.get("B").await.unwrap().unwrap();
+        assert_eq!(&b.value[..], b"value of B");
+    }
+}
+
+#[tokio::test]
+async fn select_drops_a_request_mid_flight() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let big = vec![b'a'; 900_000];
+    c.set("A", &big, Expiry::Never).await.unwrap();
+    c.set("B", "b", Expiry::Never).await.unwrap();
+    let mut abandoned = 0;
+    for _ in 0..20 {
+        tokio::select! {
+            r = c.get("A") => assert_eq!(r.unwrap().unwrap().value.len(), big.len()),
+            _ = tokio::task::yield_now() => abandoned += 1,
+        }
+        assert_eq!(&c.get("B").await.unwrap().unwrap().value[..], b"b");
+    }
+    assert!(
+        abandoned > 0,
+        "some gets of A were dropped before their reply"
+    );
+}
+
+#[tokio::test]
+async fn request_timeout_on_a_stopped_server_then_recovery() {
+    let server = Memcached::start();
+    let c = Client::builder()
+        .request_timeout(Some(Duration::from_millis(200)))
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    c.set("A", "value of A", Expiry::Never).await.unwrap();
+    c.set("B", "value of B", Expiry::Never).await.unwrap();
+    signal(&server, "STOP");
+    let err = c.get("A").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    signal(&server, "CONT");
+    // The server now answers the abandoned get of A first; that reply must be dropped.
+    let b = c.get("B").await.unwrap().unwrap();
+    assert_eq!(&b.value[..], b"value of B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_get_their_own_replies() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    for i in 0..64 {
+        c.set(format!("key{i}"), format!("value{i}"), Expiry::Never)
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                for round in 0..300 {
+                    let key = format!("key{}", (i + round) % 64);
+                    let want = format!("value{}", (i + round) % 64);
+                    // Every few rounds, abandon a request to stir the queue.
+                    if round % 7 == 0 {
+                        abandon_after_first_poll(c.get(&key)).await;
+                    }
+                    let got = c.get(&key).await.unwrap().unwrap();
+                    assert_eq!(got.value, want.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Polls `fut` once (enough to queue its request) and drops it, as a timeout or a
+/// `select!` does. Returns true if it had not completed.
+async fn abandon_after_first_poll<F: std::future::Future>(fut: F) -> bool {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
+}
+
+fn signal(server: &Memcached, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([format!("-{sig}"), server.pid().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}

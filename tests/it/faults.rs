@@ -1,0 +1,202 @@
+//! Fault tests: deliberately faulty servers (written here, for these tests only) and a
+//! real memcached that dies and comes back.
+
+use std::time::{Duration, Instant};
+
+use mcaside::{Client, Error, Expiry, ProtocolError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Memcached;
+
+/// A server that answers every read with `reply` (then closes if `close`).
+async fn faulty_server(reply: &'static [u8], close: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ = s.write_all(reply).await;
+                    if close {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn fast_client(addr: &str) -> Client {
+    Client::builder()
+        .request_timeout(Some(Duration::from_secs(2)))
+        .connect(addr)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hostile_length_field_is_a_typed_error() {
+    let addr = faulty_server(b"VALUE k 0 99999999999\r\n", false).await;
+    let c = fast_client(&addr).await;
+    let err = c.get("k").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::ValueTooLarge {
+                len: 99_999_999_999,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_is_a_malformed_reply() {
+    let addr = faulty_server(b"HELLO THERE\r\n", false).await;
+    let c = fast_client(&addr).await;
+    let err = c.get("k").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::Malformed(ref l)) if l.contains("HELLO")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_line_is_bounded() {
+    static LONG: [u8; 64 * 1024] = [b'A'; 64 * 1024];
+    let addr = faulty_server(&LONG, false).await;
+    let c = fast_client(&addr).await;
+    let err = c.get("k").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::LineTooLong { .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn close_mid_reply_fails_every_request_in_flight() {
+    let addr = faulty_server(b"VALUE k 0 10\r\nabc", true).await;
+    let c = fast_client(&addr).await;
+    let started = Instant::now();
+    let results = futures_join_all((0..50).map(|i| {
+        let c = c.clone();
+        async move { c.get(format!("k{i}")).await }
+    }))
+    .await;
+    for r in results {
+        assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "nobody waited for a timeout"
+    );
+}
+
+#[tokio::test]
+async fn unsolicited_bytes_reset_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        // First connection: speak out of turn. Later ones: answer properly.
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"END\r\n").await.unwrap();
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            tokio::spawn(answer_miss(s));
+        }
+    });
+    let c = fast_client(&addr).await;
+    // The stray END is noticed as soon as it arrives, before any request can be paired
+    // with it; the client reconnects and the next get is answered properly.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut result = c.get("k").await;
+    if result.is_err() {
+        result = c.get("k").await;
+    }
+    assert_eq!(result.unwrap(), None);
+}
+
+async fn answer_miss(mut s: TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let _ = s.write_all(b"END\r\n").await;
+    }
+}
+
+#[tokio::test]
+async fn server_dies_and_comes_back() {
+    let server = Memcached::start();
+    let port = server.port();
+    let c = Client::builder()
+        .request_timeout(Some(Duration::from_millis(500)))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    c.set("k", "v", Expiry::Never).await.unwrap();
+    drop(server);
+    // While it is down, requests fail promptly with a typed error; none hangs.
+    for _ in 0..5 {
+        let t = Instant::now();
+        let err = c.get("k").await.unwrap_err();
+        assert!(
+            matches!(err, Error::Closed | Error::Io(_) | Error::Timeout),
+            "{err:?}"
+        );
+        assert!(t.elapsed() < Duration::from_millis(700));
+    }
+    let _server = Memcached::start_on(port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.set("k", "back", Expiry::Never).await {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+    assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"back");
+}
+
+/// Runs futures concurrently on the current task (no `futures` dependency needed).
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (h, out) in handles.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = h {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *out = Some(v);
+                        *h = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}

@@ -1,0 +1,68 @@
+//! The TRACE-level wire log shows the exact bytes, and each request has a span.
+//!
+//! A test binary of its own: it installs a global subscriber, which must not see (or
+//! slow down) the other tests, and a thread-local one misses events when tracing's
+//! callsite cache is shared with tests running on other threads.
+
+#[path = "support/server.rs"]
+mod server;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use mcaside::Expiry;
+
+use mcaside::Client;
+use server::Memcached;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn wire_bytes_and_request_spans_are_logged() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let server = Memcached::start();
+    let c = Client::connect(server.addr.as_str()).await.unwrap();
+    c.set("traced", "a\r\nb", Expiry::Never).await.unwrap();
+    assert!(c.get("traced").await.unwrap().is_some());
+
+    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains(r"> set traced 0 0 4\r\na\r\nb\r\n"), "{log}");
+    assert!(log.contains(r"< STORED\r\n"), "{log}");
+    assert!(
+        log.contains(r"< VALUE traced 0 4\r\na\r\nb\r\nEND\r\n"),
+        "{log}"
+    );
+    // The request spans carry the command, key count, byte counts and outcome.
+    assert!(
+        log.contains("cmd=\"set\"") && log.contains("outcome=\"STORED\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("cmd=\"get\"") && log.contains("outcome=\"hit\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("sent=24") && log.contains("received=8"),
+        "{log}"
+    );
+}
