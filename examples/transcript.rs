@@ -24,7 +24,14 @@ async fn main() -> mcaside::Result<()> {
     let step = |title: &str| println!("\n## {title}");
 
     step("set, get, gets");
-    c.set("greeting", "hello", StoreOptions::new().flags(42).expiry(Duration::from_secs(60))).await?;
+    c.set(
+        "greeting",
+        "hello",
+        StoreOptions::new()
+            .flags(42)
+            .expiry(Duration::from_secs(60)),
+    )
+    .await?;
     c.get("greeting").await?;
     let cas = c.gets("greeting").await?.and_then(|i| i.cas).unwrap_or(0);
     step("get of several keys, one missing");
@@ -43,7 +50,8 @@ async fn main() -> mcaside::Result<()> {
     c.gat(Duration::from_secs(300), "greeting").await?;
     c.gats(Expiry::Never, "greeting").await?;
     step("incr and decr");
-    c.set("counter", "18446744073709551615", Expiry::Never).await?;
+    c.set("counter", "18446744073709551615", Expiry::Never)
+        .await?;
     c.incr("counter", 1).await?;
     c.decr("counter", 5).await?;
     let _ = c.incr("greeting", 1).await;
@@ -54,7 +62,8 @@ async fn main() -> mcaside::Result<()> {
     c.noreply().set("quiet", "1", Expiry::Never)?;
     c.get("quiet").await?;
     step("expiry: 31 days is sent as an absolute time");
-    c.set("month", "v", Duration::from_secs(31 * 86_400)).await?;
+    c.set("month", "v", Duration::from_secs(31 * 86_400))
+        .await?;
     step("errors");
     let _ = c.set("big", vec![b'x'; 1 << 20], Expiry::Never).await;
     let _ = c.stats_group("bogus").await;

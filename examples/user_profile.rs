@@ -31,7 +31,9 @@ async fn get_user_profile(cache: &Client, user_id: u64) -> mcaside::Result<Profi
     let profile = fetch_from_database(user_id);
     // 3. Store it for the next reader, for one hour.
     let json = serde_json::to_vec(&profile).expect("a profile serializes");
-    cache.set(&cache_key, json, Duration::from_secs(3600)).await?;
+    cache
+        .set(&cache_key, json, Duration::from_secs(3600))
+        .await?;
     println!("Stored user {user_id} in cache.");
     Ok(profile)
 }

@@ -39,3 +39,8 @@ pub mod proto;
 pub use client::{CasOutcome, Client, ClientBuilder, Item, Stats, StoreOptions};
 pub use error::{Error, InputError, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use proto::Expiry;
+
+/// The README's code, compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -27,7 +27,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
-use tracing::{debug, trace, warn, Instrument};
+use tracing::{Instrument, debug, trace, warn};
 
 use super::queue::{Delivery, Link, Shared};
 use super::transport::Transport;
@@ -280,7 +280,12 @@ impl std::fmt::Display for WireLog<'_> {
         if self.0.len() <= WIRE_LOG_MAX {
             return Escaped(self.0).fmt(f);
         }
-        write!(f, "{}… ({} more bytes)", Escaped(&self.0[..WIRE_LOG_MAX]), self.0.len() - WIRE_LOG_MAX)
+        write!(
+            f,
+            "{}… ({} more bytes)",
+            Escaped(&self.0[..WIRE_LOG_MAX]),
+            self.0.len() - WIRE_LOG_MAX
+        )
     }
 }
 

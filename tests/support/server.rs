@@ -180,9 +180,7 @@ impl Memcached {
             }
             let answered = match &self.socket {
                 Some(p) => UnixStream::connect(p).ok().and_then(ask_version),
-                None => TcpStream::connect(&self.addr)
-                    .ok()
-                    .and_then(ask_version),
+                None => TcpStream::connect(&self.addr).ok().and_then(ask_version),
             };
             if answered.is_some() {
                 return true;
