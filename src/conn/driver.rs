@@ -1,75 +1,71 @@
-//! A connection's I/O task: connect, move bytes, route replies, reconnect.
+//! A connection's I/O task: connect, drive the session when nobody else does, reconnect.
 //!
-//! One task per connection owns the socket. Its session loop, in [`Session::poll`], does
-//! three things every time it is woken, until none of them can make progress:
-//!
-//! 1. take everything callers have queued (one buffer swap, so one write carries every
-//!    request queued since the last one);
-//! 2. write as much as the socket accepts;
-//! 3. read what has arrived, decode frames, and hand each finished reply to the oldest
-//!    waiter. A waiter whose caller has gone (timeout, `select!`, drop) still gets its
-//!    reply routed to it, and the reply is dropped there: it cannot reach anyone else.
-//!
-//! Writing and reading happen in the same poll, so a large pipeline cannot deadlock with
-//! the server (both sides blocked writing, nobody reading).
-//!
-//! When the session ends (EOF, I/O error, or a reply that is out of step), every request
-//! in flight fails with the same error, and the task reconnects at once; if that fails,
-//! it retries with capped exponential backoff, and meanwhile requests fail fast.
+//! The task installs each new [`Session`] in the shared slot and drives it whenever the
+//! slot's [`Mode`] says so: always under concurrency, and after a fast-path caller hands
+//! it back. When a session ends (EOF, I/O error, or a reply out of step), every request
+//! in flight has already failed with that error; the task reconnects at once, and if
+//! that fails, retries with capped exponential backoff while requests fail fast.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
-use bytes::{Buf, BufMut, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::oneshot;
-use tracing::{Instrument, debug, trace, warn};
+use tracing::{Instrument, debug, warn};
 
-use super::queue::{Delivery, Link, Shared};
+use super::queue::{Link, Mode, Shared};
+use super::session::{End, Session};
 use super::transport::Transport;
-use crate::error::{Error, ProtocolError};
-use crate::proto::{Assembler, Decoder, Escaped};
-
-/// Free space below which the read buffer is grown before a read.
-const MIN_READ_SPACE: usize = 4 * 1024;
-/// How much to grow it by.
-const READ_CHUNK: usize = 32 * 1024;
+use crate::error::Error;
 
 /// Opens a socket to the connection's server, within the connect timeout.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
-    match tokio::time::timeout(
-        shared.config.connect_timeout,
-        Transport::connect(&shared.addr),
-    )
-    .await
-    {
+    let attempt = Transport::connect(&shared.addr);
+    match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
         Ok(Ok(io)) => Ok(io),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(Error::Timeout),
     }
 }
 
-/// Starts the I/O task, in a `conn` span naming the server (the wire log's context).
+/// Installs the first session and starts the I/O task, in a `conn` span naming the
+/// server (the wire log's context).
 pub(crate) fn spawn(shared: Arc<Shared>, first: Transport) {
+    install(&shared, first);
     let span = tracing::debug_span!("conn", server = %shared.addr);
-    tokio::spawn(run(shared, first).instrument(span));
+    tokio::spawn(run(shared).instrument(span));
+}
+
+fn install(shared: &Shared, io: Transport) {
+    let mut slot = shared.slot();
+    slot.session = Some(Session::new(io, shared.config.limits));
+    slot.mode = Mode::Task;
+    slot.ended = None;
+    drop(slot);
+    shared.set_link(Link::Up);
 }
 
 /// The task body: sessions back to back until every handle is dropped.
-async fn run(shared: Arc<Shared>, first: Transport) {
-    let mut io = Some(first);
+async fn run(shared: Arc<Shared>) {
     let mut backoff = shared.config.backoff_min;
     loop {
-        let transport = match io.take() {
-            Some(t) => t,
-            None => match connect(&shared).await {
-                Ok(t) => {
+        match poll_fn(|cx| drive(&shared, cx)).await {
+            End::Shutdown => return,
+            End::Broken(e) => match e {
+                Error::Closed => debug!("server closed the connection"),
+                e => warn!(error = %e, "connection broken"),
+            },
+        }
+        loop {
+            if shared.is_shutdown() {
+                return;
+            }
+            shared.set_link(Link::Connecting);
+            match connect(&shared).await {
+                Ok(io) => {
                     debug!("reconnected");
-                    t
+                    install(&shared, io);
+                    backoff = shared.config.backoff_min;
+                    break;
                 }
                 Err(e) => {
                     warn!(error = %e, retry_in = ?backoff, "connect failed");
@@ -78,27 +74,43 @@ async fn run(shared: Arc<Shared>, first: Transport) {
                         return;
                     }
                     backoff = (backoff * 2).min(shared.config.backoff_max);
-                    shared.set_link(Link::Connecting);
-                    continue;
                 }
-            },
-        };
-        shared.set_link(Link::Up);
-        backoff = shared.config.backoff_min;
-        let mut session = Session::new(&shared, transport);
-        match poll_fn(|cx| session.poll(cx)).await {
-            End::Shutdown => return,
-            End::Broken(e) => {
-                match &e {
-                    Error::Closed => debug!("server closed the connection"),
-                    e => warn!(error = %e, "connection broken"),
-                }
-                session.fail_in_flight(&e);
-                if shared.is_shutdown() {
-                    return;
-                }
-                shared.set_link(Link::Connecting);
             }
+        }
+    }
+}
+
+/// One wake-up of the I/O task: drive the session unless a fast-path caller is.
+/// Returns how the session ended.
+fn drive(shared: &Shared, cx: &mut Context<'_>) -> Poll<End> {
+    shared.lock().register(cx.waker());
+    let mut guard = shared.slot();
+    let slot = &mut *guard;
+    let Some(session) = slot.session.as_mut() else {
+        // A fast-path caller saw the session end and left the reason here.
+        return Poll::Ready(slot.ended.take().unwrap_or(End::Broken(Error::Closed)));
+    };
+    if let Mode::Caller(_) = slot.mode {
+        // A lone caller is driving; it hands over (and wakes us) when it is done or
+        // when another request arrives.
+        return Poll::Pending;
+    }
+    slot.mode = Mode::Task;
+    match session.poll(shared, cx) {
+        Poll::Ready(end) => {
+            let mut session = slot.session.take().expect("polled above");
+            if let End::Broken(e) = &end {
+                session.fail_in_flight(e);
+            }
+            Poll::Ready(end)
+        }
+        Poll::Pending => {
+            // The task keeps the socket registered for reads even when idle, so a close
+            // is noticed at once; a fast-path caller may take over from here.
+            if session.is_idle() && shared.lock().queued.is_empty() {
+                slot.mode = Mode::Idle;
+            }
+            Poll::Pending
         }
     }
 }
@@ -117,198 +129,4 @@ async fn sleep_unless_shutdown(shared: &Shared, d: std::time::Duration) -> bool 
         sleep.as_mut().poll(cx).map(|()| true)
     })
     .await
-}
-
-enum End {
-    Shutdown,
-    Broken(Error),
-}
-
-/// A request whose bytes were handed to the socket, waiting for its reply.
-struct InFlight {
-    reply: Assembler,
-    tx: oneshot::Sender<Delivery>,
-    received: usize,
-}
-
-struct Session<'a> {
-    shared: &'a Shared,
-    io: Transport,
-    /// Bytes being written: a buffer swapped out of the shared queue.
-    out: BytesMut,
-    needs_flush: bool,
-    rbuf: BytesMut,
-    decoder: Decoder,
-    in_flight: VecDeque<InFlight>,
-}
-
-impl<'a> Session<'a> {
-    fn new(shared: &'a Shared, io: Transport) -> Self {
-        Session {
-            shared,
-            io,
-            out: BytesMut::with_capacity(8 * 1024),
-            needs_flush: false,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
-            decoder: Decoder::new(shared.config.limits),
-            in_flight: VecDeque::new(),
-        }
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
-        loop {
-            let mut progress = false;
-
-            // 1. Take what callers queued (only once the previous batch is fully written,
-            //    so waiters join `in_flight` in the order their bytes go out).
-            {
-                let mut st = self.shared.lock();
-                if self.out.is_empty() && !st.write_buf.is_empty() {
-                    std::mem::swap(&mut self.out, &mut st.write_buf);
-                    self.in_flight.extend(st.queued.drain(..).map(|w| InFlight {
-                        reply: Assembler::new(w.expect),
-                        tx: w.tx,
-                        received: 0,
-                    }));
-                }
-                if matches!(st.link, Link::Shutdown) && self.out.is_empty() && !self.needs_flush {
-                    // Nobody can be waiting for a reply any more; what had to be written
-                    // (noreply commands, say) has been.
-                    return Poll::Ready(End::Shutdown);
-                }
-                st.register(cx.waker());
-            }
-
-            // 2. Write.
-            while !self.out.is_empty() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.out) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(End::Broken(
-                            io::Error::from(io::ErrorKind::WriteZero).into(),
-                        ));
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        trace!(target: "mcaside::wire", "> {}", WireLog(&self.out[..n]));
-                        self.out.advance(n);
-                        self.needs_flush = true;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
-                    Poll::Pending => break,
-                }
-            }
-            if self.out.is_empty() && self.needs_flush {
-                match Pin::new(&mut self.io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.needs_flush = false,
-                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
-                    Poll::Pending => {}
-                }
-            }
-
-            // 3. Read, even with nothing in flight, so a server that closes an idle
-            //    connection is noticed at once rather than by the next request.
-            loop {
-                if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
-                    self.rbuf.reserve(READ_CHUNK);
-                }
-                match poll_read_buf(&mut self.io, cx, &mut self.rbuf) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(End::Broken(Error::Closed)),
-                    Poll::Ready(Ok(n)) => {
-                        let start = self.rbuf.len() - n;
-                        trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
-                        progress = true;
-                        if let Err(e) = self.dispatch() {
-                            return Poll::Ready(End::Broken(e));
-                        }
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
-                    Poll::Pending => break,
-                }
-            }
-
-            if !progress {
-                return Poll::Pending;
-            }
-        }
-    }
-
-    /// Decodes every complete frame in the read buffer and delivers finished replies.
-    fn dispatch(&mut self) -> Result<(), Error> {
-        loop {
-            let before = self.rbuf.len();
-            let frame = self.decoder.decode(&mut self.rbuf)?;
-            let consumed = before - self.rbuf.len();
-            let Some(front) = self.in_flight.front_mut() else {
-                if consumed > 0 || frame.is_some() {
-                    return Err(ProtocolError::Unsolicited.into());
-                }
-                return Ok(());
-            };
-            front.received += consumed;
-            let Some(frame) = frame else { return Ok(()) };
-            if let Some(outcome) = front.reply.push(frame)? {
-                let done = self.in_flight.pop_front().expect("front exists");
-                // An Err here means the caller gave up; its reply ends here.
-                let _ = done.tx.send(Delivery {
-                    outcome: outcome.map_err(Error::Server),
-                    received: done.received,
-                });
-            }
-        }
-    }
-
-    fn fail_in_flight(&mut self, e: &Error) {
-        for w in self.in_flight.drain(..) {
-            let _ = w.tx.send(Delivery {
-                outcome: Err(e.clone()),
-                received: w.received,
-            });
-        }
-    }
-}
-
-/// How many bytes of one read or write the wire log prints.
-const WIRE_LOG_MAX: usize = 4096;
-
-/// A chunk of wire bytes for the TRACE log: escaped, and cut after [`WIRE_LOG_MAX`]
-/// bytes with a note of how many more there were (a 1 MiB value would otherwise make a
-/// 1 MB log line).
-struct WireLog<'a>(&'a [u8]);
-
-impl std::fmt::Display for WireLog<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.len() <= WIRE_LOG_MAX {
-            return Escaped(self.0).fmt(f);
-        }
-        write!(
-            f,
-            "{}… ({} more bytes)",
-            Escaped(&self.0[..WIRE_LOG_MAX]),
-            self.0.len() - WIRE_LOG_MAX
-        )
-    }
-}
-
-/// Reads into the spare capacity of `buf` (what `tokio_util::io::poll_read_buf` does,
-/// without the dependency).
-fn poll_read_buf(
-    io: &mut Transport,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-) -> Poll<io::Result<usize>> {
-    let n = {
-        let dst = buf.chunk_mut();
-        // SAFETY: `UninitSlice` is a view of `[MaybeUninit<u8>]`; `ReadBuf` only ever
-        // writes initialized bytes into it and tracks how many.
-        let dst = unsafe { dst.as_uninit_slice_mut() };
-        let mut rb = ReadBuf::uninit(dst);
-        let ptr = rb.filled().as_ptr();
-        ready!(Pin::new(io).poll_read(cx, &mut rb))?;
-        // A reader may not swap in a different buffer.
-        assert_eq!(ptr, rb.filled().as_ptr());
-        rb.filled().len()
-    };
-    // SAFETY: the read initialized `n` bytes at the start of the spare capacity.
-    unsafe { buf.advance_mut(n) };
-    Poll::Ready(Ok(n))
 }

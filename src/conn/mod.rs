@@ -2,14 +2,18 @@
 //!
 //! A [`Connection`] is a cheap, cloneable handle to a background I/O task. Requests are
 //! encoded straight into a shared write buffer and answered in order, so any number of
-//! tasks can use one connection at once and their requests share writes (see
-//! [`driver`](self) for the loop). What this layer guarantees:
+//! tasks can use one connection at once and their requests share writes. The files:
+//! `queue.rs` (the shared state), `session.rs` (the byte pump), `driver.rs` (the I/O
+//! task), `request.rs` (a caller's side), `transport.rs`, `addr.rs`. What this layer guarantees:
 //!
 //! - **Replies reach their own caller.** Replies are matched to requests by position in
 //!   the stream, and a request whose future is dropped keeps its place: its reply is read
 //!   and discarded, never handed to the next caller.
 //! - **Failures are shared and prompt.** If the socket breaks or a reply is out of step,
 //!   every request in flight fails at once with the same error, and the task reconnects.
+//! - **No hand-off when alone.** A caller that finds the connection idle drives the
+//!   socket from its own task (see `request.rs`); the I/O task takes over the moment a
+//!   second request is queued.
 //! - **Nothing here knows memcached's commands.** Callers pass an encoder and the
 //!   [`Expect`](crate::proto::Expect)ed reply shape; the connection moves bytes and
 //!   frames. The socket kind is hidden in [`Transport`].
@@ -17,6 +21,8 @@
 mod addr;
 mod driver;
 mod queue;
+mod request;
+mod session;
 mod transport;
 
 use std::sync::Arc;
@@ -120,11 +126,16 @@ impl Connection {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<Reply, Error> {
-        let (rx, sent) = self.handle.shared.enqueue(Some(expect), encode)?;
+        let shared = &*self.handle.shared;
+        let queued = shared.enqueue(Some(expect), encode)?;
         let span = tracing::Span::current();
-        span.record("sent", sent);
-        let rx = rx.expect("a waiter was queued");
-        let delivery = rx.await.map_err(|_| Error::Closed)?;
+        span.record("sent", queued.sent);
+        let delivery = request::Request {
+            shared,
+            rx: queued.rx.expect("a waiter was queued"),
+            ticket: queued.ticket,
+        }
+        .await?;
         span.record("received", delivery.received);
         delivery.outcome
     }
@@ -135,8 +146,8 @@ impl Connection {
         &self,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<(), Error> {
-        let (_, sent) = self.handle.shared.enqueue(None, encode)?;
-        tracing::Span::current().record("sent", sent);
+        let queued = self.handle.shared.enqueue(None, encode)?;
+        tracing::Span::current().record("sent", queued.sent);
         Ok(())
     }
 }

@@ -1,21 +1,26 @@
-//! The state shared by callers and a connection's I/O task.
+//! The state shared by callers, the session and the connection's I/O task.
 //!
-//! Callers encode their command straight into `write_buf` and push a [`Waiter`] onto
-//! `queued`, both under one lock, so the order of waiters is the order of their bytes on
-//! the wire, which is the order the server answers in. The I/O task takes the whole
-//! buffer and every waiter at once, which is what turns many concurrent requests into one
-//! write.
+//! Two locks, never held together by the same code path in the order state → slot:
 //!
-//! The lock is a plain `std::sync::Mutex`: it is held for an encode or a buffer swap,
-//! never across an `.await`.
+//! - `state`: the request queue. Callers encode their command straight into `write_buf`
+//!   and push a [`Waiter`] onto `queued` under this lock, so the order of waiters is the
+//!   order of their bytes on the wire, which is the order the server answers in.
+//! - `slot`: the [`Session`] (the socket and everything in flight) and who is driving it
+//!   ([`Mode`]). The session is only touched under this lock; whoever holds it may run
+//!   [`Session::poll`], which takes `state` briefly to collect queued work.
+//!
+//! Both are plain `std::sync::Mutex`es: they are held for an encode, a buffer swap or a
+//! non-blocking socket call, never across an `.await`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
 use bytes::BytesMut;
 use tokio::sync::oneshot;
 
+use super::session::{End, Session};
 use super::{ConnConfig, ServerAddr};
 use crate::error::{Error, InputError};
 use crate::proto::{Expect, Reply};
@@ -42,7 +47,7 @@ pub(crate) enum Link {
     /// The last connect failed; requests fail at once with this error until the next
     /// attempt, which the I/O task makes after a backoff.
     Down(Error),
-    /// Every handle was dropped; the I/O task flushes what is queued and exits.
+    /// Every handle was dropped; what is queued is flushed and the I/O task exits.
     Shutdown,
 }
 
@@ -50,14 +55,43 @@ pub(crate) struct State {
     pub write_buf: BytesMut,
     pub queued: VecDeque<Waiter>,
     pub link: Link,
+    /// The I/O task's waker, for "there is work" and "take over driving".
     waker: Option<Waker>,
     notified: bool,
 }
 
+/// Who drives the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Nothing in flight. The next caller may drive the session itself (the fast path).
+    Idle,
+    /// The I/O task drives.
+    Task,
+    /// A lone caller, holding this ticket, drives the session from its own poll.
+    Caller(u64),
+}
+
+pub(crate) struct Slot {
+    pub session: Option<Session>,
+    pub mode: Mode,
+    /// How the last session ended, when a caller (not the I/O task) saw it end.
+    pub ended: Option<End>,
+}
+
 pub(crate) struct Shared {
     state: Mutex<State>,
+    slot: Mutex<Slot>,
+    tickets: AtomicU64,
     pub addr: ServerAddr,
     pub config: ConnConfig,
+}
+
+/// The result of queueing a request.
+pub(crate) struct Queued {
+    pub rx: Option<oneshot::Receiver<Delivery>>,
+    pub sent: usize,
+    /// Set when this caller got the fast path: it drives the session itself.
+    pub ticket: Option<u64>,
 }
 
 impl Shared {
@@ -66,10 +100,16 @@ impl Shared {
             state: Mutex::new(State {
                 write_buf: BytesMut::with_capacity(8 * 1024),
                 queued: VecDeque::new(),
-                link: Link::Up,
+                link: Link::Connecting,
                 waker: None,
                 notified: false,
             }),
+            slot: Mutex::new(Slot {
+                session: None,
+                mode: Mode::Task,
+                ended: None,
+            }),
+            tickets: AtomicU64::new(1),
             addr,
             config,
         }
@@ -81,14 +121,19 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn slot(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Encodes a request into the write buffer and queues its waiter (none for
-    /// `noreply`). Returns the receiver and the number of bytes encoded.
+    /// `noreply`). Then decides who sends it: if the session is idle, this caller
+    /// (`ticket` is set); otherwise the I/O task, which is woken.
     pub fn enqueue(
         &self,
         expect: Option<Expect>,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
-    ) -> Result<(Option<oneshot::Receiver<Delivery>>, usize), Error> {
-        let (rx, sent, wake) = {
+    ) -> Result<Queued, Error> {
+        let (rx, sent) = {
             let mut st = self.lock();
             match &st.link {
                 Link::Down(e) => return Err(e.clone()),
@@ -108,17 +153,68 @@ impl Shared {
                 st.queued.push_back(Waiter { expect, tx });
                 rx
             });
-            (rx, sent, st.take_wake())
+            (rx, sent)
         };
-        if let Some(w) = wake {
+        let ticket = {
+            let mut slot = self.slot();
+            match slot.mode {
+                // Only a request that waits for its reply can drive: a noreply caller
+                // returns at once and would leave the session undriven.
+                Mode::Idle if rx.is_some() && slot.session.is_some() => {
+                    let t = self.tickets.fetch_add(1, Ordering::Relaxed);
+                    slot.mode = Mode::Caller(t);
+                    Some(t)
+                }
+                Mode::Idle | Mode::Caller(_) => {
+                    // Someone else is (or may be) driving for just themselves: from now
+                    // on the I/O task drives, for everyone.
+                    slot.mode = Mode::Task;
+                    None
+                }
+                Mode::Task => None,
+            }
+        };
+        if ticket.is_none() {
+            self.wake_task();
+        }
+        Ok(Queued { rx, sent, ticket })
+    }
+
+    /// A fast-path caller is done (or dropped): hand the session back. If anything is
+    /// still in flight, the I/O task takes over driving; otherwise the session is idle,
+    /// and the task is woken anyway to watch the socket (it notices a server that closes
+    /// an idle connection).
+    pub fn release(&self, ticket: u64) {
+        let mut slot = self.slot();
+        if slot.mode != Mode::Caller(ticket) {
+            return;
+        }
+        let idle =
+            slot.session.as_ref().is_none_or(Session::is_idle) && self.lock().queued.is_empty();
+        slot.mode = if idle { Mode::Idle } else { Mode::Task };
+        drop(slot);
+        self.wake_task();
+    }
+
+    /// Wakes the I/O task, unless it was woken since it last looked.
+    pub fn wake_task(&self) {
+        let waker = {
+            let mut st = self.lock();
+            if st.notified {
+                None
+            } else {
+                st.notified = true;
+                st.waker.clone()
+            }
+        };
+        if let Some(w) = waker {
             w.wake();
         }
-        Ok((rx, sent))
     }
 
     /// Moves to `link` and wakes the I/O task.
     pub fn set_link(&self, link: Link) {
-        let wake = {
+        {
             let mut st = self.lock();
             if matches!(st.link, Link::Shutdown) {
                 return;
@@ -134,11 +230,9 @@ impl Shared {
                 st.write_buf.clear();
             }
             st.link = link;
-            st.take_wake()
-        };
-        if let Some(w) = wake {
-            w.wake();
+            st.notified = false;
         }
+        self.wake_task();
     }
 
     pub fn is_shutdown(&self) -> bool {
@@ -147,23 +241,13 @@ impl Shared {
 }
 
 impl State {
-    /// Registers the I/O task's waker. Called under the same lock that callers enqueue
-    /// under, so a request queued after this is sure to wake the task.
+    /// Registers the I/O task's waker. Called under the same lock that `wake_task`
+    /// reads it under, so a request queued after this is sure to wake the task.
     pub fn register(&mut self, waker: &Waker) {
         self.notified = false;
         match &self.waker {
             Some(w) if w.will_wake(waker) => {}
             _ => self.waker = Some(waker.clone()),
         }
-    }
-
-    /// The waker to call after releasing the lock, unless the task was already woken
-    /// since it last looked.
-    fn take_wake(&mut self) -> Option<Waker> {
-        if self.notified {
-            return None;
-        }
-        self.notified = true;
-        self.waker.clone()
     }
 }

@@ -108,3 +108,31 @@ fn signal(server: &Memcached, sig: &str) {
         .success();
     assert!(ok, "kill -{sig}");
 }
+
+#[tokio::test]
+async fn a_stashed_request_does_not_stall_others() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    c.set("A", "a", Expiry::Never).await.unwrap();
+    c.set("B", "b", Expiry::Never).await.unwrap();
+    // Poll a get once (on an idle connection it takes the fast path and drives the
+    // socket itself), then keep it without polling it again.
+    let mut stashed = Box::pin(c.get("A"));
+    let first =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(stashed.as_mut().poll(cx).is_pending()))
+            .await;
+    assert!(first, "the stashed get was in flight");
+    // Another task's requests still complete: the I/O task takes over driving.
+    let other = c.clone();
+    let got = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::spawn(async move { other.get("B").await }),
+    )
+    .await
+    .expect("not stalled by the stashed future")
+    .unwrap()
+    .unwrap();
+    assert_eq!(&got.unwrap().value[..], b"b");
+    // And the stashed future, polled again, gets its own reply.
+    assert_eq!(&stashed.await.unwrap().unwrap().value[..], b"a");
+}

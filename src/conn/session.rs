@@ -1,0 +1,238 @@
+//! One connected socket's byte pump: write what is queued, read what arrives, route
+//! replies.
+//!
+//! [`Session::poll`] does three things, until none of them can make progress:
+//!
+//! 1. take everything callers have queued (one buffer swap, so one write carries every
+//!    request queued since the last one);
+//! 2. write as much as the socket accepts;
+//! 3. read what has arrived, decode frames, and hand each finished reply to the oldest
+//!    waiter. A waiter whose caller has gone (timeout, `select!`, drop) still gets its
+//!    reply routed to it, and the reply is dropped there: it cannot reach anyone else.
+//!
+//! Writing and reading happen in the same poll, so a deep pipeline cannot deadlock with
+//! the server (both sides blocked writing, nobody reading). The session does not care
+//! who polls it: usually the connection's I/O task, sometimes a lone caller on the fast
+//! path (see [`super::request`]).
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+use tracing::trace;
+
+use super::queue::{Delivery, Link, Shared};
+use super::transport::Transport;
+use crate::error::{Error, ProtocolError};
+use crate::proto::{Assembler, Decoder, Escaped, Limits};
+
+/// Free space below which the read buffer is grown before a read.
+const MIN_READ_SPACE: usize = 4 * 1024;
+/// How much to grow it by.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// Why a session ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// Every handle was dropped and everything queued has been written.
+    Shutdown,
+    /// The socket failed, closed, or the stream fell out of step.
+    Broken(Error),
+}
+
+/// A request whose bytes were handed to the socket, waiting for its reply.
+struct InFlight {
+    reply: Assembler,
+    tx: oneshot::Sender<Delivery>,
+    received: usize,
+}
+
+pub(crate) struct Session {
+    io: Transport,
+    /// Bytes being written: a buffer swapped out of the shared queue.
+    out: BytesMut,
+    needs_flush: bool,
+    rbuf: BytesMut,
+    decoder: Decoder,
+    in_flight: VecDeque<InFlight>,
+}
+
+impl Session {
+    pub fn new(io: Transport, limits: Limits) -> Self {
+        Session {
+            io,
+            out: BytesMut::with_capacity(8 * 1024),
+            needs_flush: false,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            decoder: Decoder::new(limits),
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// True when nothing is being written and no reply is awaited.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.out.is_empty() && !self.needs_flush
+    }
+
+    /// Moves bytes until neither writing nor reading can progress. `Pending` means the
+    /// caller's waker is registered with the socket; `Ready` means the session is over.
+    pub fn poll(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<End> {
+        loop {
+            let mut progress = false;
+
+            // 1. Take what callers queued (only once the previous batch is fully written,
+            //    so waiters join `in_flight` in the order their bytes go out).
+            {
+                let mut st = shared.lock();
+                if self.out.is_empty() && !st.write_buf.is_empty() {
+                    std::mem::swap(&mut self.out, &mut st.write_buf);
+                    self.in_flight.extend(st.queued.drain(..).map(|w| InFlight {
+                        reply: Assembler::new(w.expect),
+                        tx: w.tx,
+                        received: 0,
+                    }));
+                }
+                if matches!(st.link, Link::Shutdown) && self.out.is_empty() && !self.needs_flush {
+                    // Nobody can be waiting for a reply any more; what had to be written
+                    // (noreply commands, say) has been.
+                    return Poll::Ready(End::Shutdown);
+                }
+            }
+
+            // 2. Write.
+            while !self.out.is_empty() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                    Poll::Ready(Ok(0)) => {
+                        let e = io::Error::from(io::ErrorKind::WriteZero);
+                        return Poll::Ready(End::Broken(e.into()));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        trace!(target: "mcaside::wire", "> {}", WireLog(&self.out[..n]));
+                        self.out.advance(n);
+                        self.needs_flush = true;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
+                    Poll::Pending => break,
+                }
+            }
+            if self.out.is_empty() && self.needs_flush {
+                match Pin::new(&mut self.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
+                    Poll::Pending => {}
+                }
+            }
+
+            // 3. Read, even with nothing in flight, so that a server closing an idle
+            //    connection is noticed at once rather than by the next request.
+            loop {
+                if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
+                    self.rbuf.reserve(READ_CHUNK);
+                }
+                match poll_read_buf(&mut self.io, cx, &mut self.rbuf) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(End::Broken(Error::Closed)),
+                    Poll::Ready(Ok(n)) => {
+                        let start = self.rbuf.len() - n;
+                        trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
+                        progress = true;
+                        if let Err(e) = self.dispatch() {
+                            return Poll::Ready(End::Broken(e));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
+                    Poll::Pending => break,
+                }
+            }
+
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Decodes every complete frame in the read buffer and delivers finished replies.
+    fn dispatch(&mut self) -> Result<(), Error> {
+        loop {
+            let before = self.rbuf.len();
+            let frame = self.decoder.decode(&mut self.rbuf)?;
+            let consumed = before - self.rbuf.len();
+            let Some(front) = self.in_flight.front_mut() else {
+                if consumed > 0 || frame.is_some() {
+                    return Err(ProtocolError::Unsolicited.into());
+                }
+                return Ok(());
+            };
+            front.received += consumed;
+            let Some(frame) = frame else { return Ok(()) };
+            if let Some(outcome) = front.reply.push(frame)? {
+                let done = self.in_flight.pop_front().expect("front exists");
+                // An Err here means the caller gave up; its reply ends here.
+                let _ = done.tx.send(Delivery {
+                    outcome: outcome.map_err(Error::Server),
+                    received: done.received,
+                });
+            }
+        }
+    }
+
+    /// Fails every request in flight with `e`.
+    pub fn fail_in_flight(&mut self, e: &Error) {
+        for w in self.in_flight.drain(..) {
+            let _ = w.tx.send(Delivery {
+                outcome: Err(e.clone()),
+                received: w.received,
+            });
+        }
+    }
+}
+
+/// How many bytes of one read or write the wire log prints.
+const WIRE_LOG_MAX: usize = 4096;
+
+/// A chunk of wire bytes for the TRACE log: escaped, and cut after [`WIRE_LOG_MAX`]
+/// bytes with a note of how many more there were (a 1 MiB value would otherwise make a
+/// 1 MB log line).
+struct WireLog<'a>(&'a [u8]);
+
+impl std::fmt::Display for WireLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.len() <= WIRE_LOG_MAX {
+            return Escaped(self.0).fmt(f);
+        }
+        let more = self.0.len() - WIRE_LOG_MAX;
+        write!(
+            f,
+            "{}… ({more} more bytes)",
+            Escaped(&self.0[..WIRE_LOG_MAX])
+        )
+    }
+}
+
+/// Reads into the spare capacity of `buf` (what `tokio_util::io::poll_read_buf` does,
+/// without the dependency).
+fn poll_read_buf(
+    io: &mut Transport,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let n = {
+        let dst = buf.chunk_mut();
+        // SAFETY: `UninitSlice` is a view of `[MaybeUninit<u8>]`; `ReadBuf` only ever
+        // writes initialized bytes into it and tracks how many.
+        let dst = unsafe { dst.as_uninit_slice_mut() };
+        let mut rb = ReadBuf::uninit(dst);
+        let ptr = rb.filled().as_ptr();
+        ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+        // A reader may not swap in a different buffer.
+        assert_eq!(ptr, rb.filled().as_ptr());
+        rb.filled().len()
+    };
+    // SAFETY: the read initialized `n` bytes at the start of the spare capacity.
+    unsafe { buf.advance_mut(n) };
+    Poll::Ready(Ok(n))
+}
