@@ -34,10 +34,10 @@ impl Future for Request<'_> {
     type Output = Result<Delivery, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(ticket) = self.ticket {
-            if !drive(self.shared, ticket, cx) {
-                self.ticket = None;
-            }
+        if let Some(ticket) = self.ticket
+            && !drive(self.shared, ticket, cx)
+        {
+            self.ticket = None;
         }
         match Pin::new(&mut self.rx).poll(cx) {
             Poll::Ready(delivery) => {
