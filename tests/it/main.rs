@@ -8,6 +8,7 @@ mod cancel;
 mod classic;
 mod decoder_splits;
 mod faults;
+mod harness;
 mod limits;
 
 use mcaside::Client;
