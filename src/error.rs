@@ -104,6 +104,12 @@ pub enum InputError {
         /// The offending key's length in bytes.
         len: usize,
     },
+    /// A binary key (sent base64-encoded) whose encoded form would exceed 250 bytes:
+    /// at most 186 raw bytes.
+    BinaryKeyTooLong {
+        /// The raw key's length in bytes.
+        len: usize,
+    },
     /// A key containing a byte the text protocol cannot carry (space, control byte).
     KeyByte {
         /// Position of the first bad byte.
@@ -145,6 +151,12 @@ impl fmt::Display for InputError {
                     crate::proto::MAX_KEY_LEN
                 )
             }
+            InputError::BinaryKeyTooLong { len } => write!(
+                f,
+                "binary key is {len} bytes; base64-encoded it would exceed the 250-byte \
+                 limit (at most {} raw bytes)",
+                crate::proto::meta::MAX_BINARY_KEY_LEN
+            ),
             InputError::KeyByte { pos, byte } => {
                 write!(f, "key byte {pos} is 0x{byte:02x} (space or control byte)")
             }

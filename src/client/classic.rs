@@ -10,14 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{CasOutcome, Client, Item, Stats, StoreOptions, unexpected};
-use crate::error::{Error, ProtocolError, Result};
+use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
-use crate::proto::{Expect, Expiry, Reply, Status, Value};
-
-/// How many keys go into one `get` command line in [`Client::get_many`]. memcached
-/// takes very long lines, but proxies are stricter, and shorter commands let the server
-/// start answering sooner.
-const KEYS_PER_GET: usize = 256;
+use crate::proto::{Expect, Expiry, Reply, Status};
 
 impl Client {
     /// `get`: the item stored under `key`, or `None`.
@@ -66,100 +61,6 @@ impl Client {
             .await?;
         match reply {
             Reply::Value(v) => Ok(v.map(Item::from)),
-            other => Err(unexpected(kind.verb(), &other)),
-        }
-    }
-
-    /// `get` for many keys in one round trip. The result has one entry per key, in the
-    /// order given: `Some` for a hit, `None` for a miss.
-    ///
-    /// All keys are validated before anything is sent. Keys go out in `get` commands of
-    /// up to 256 keys each, written together.
-    ///
-    /// ```no_run
-    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
-    /// let ids = ["user:1", "user:2", "user:3"];
-    /// let found = client.get_many(&ids).await?;
-    /// for (id, item) in ids.iter().zip(&found) {
-    ///     println!("{id}: {}", if item.is_some() { "hit" } else { "miss" });
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn get_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<[u8]>,
-    {
-        self.get_many_kind(GetKind::Get, keys).await
-    }
-
-    /// [`get_many`](Self::get_many) with cas uniques (`gets`).
-    pub async fn gets_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<[u8]>,
-    {
-        self.get_many_kind(GetKind::Gets, keys).await
-    }
-
-    /// [`get_many`](Self::get_many) that also sets each hit's expiry (`gat`).
-    pub async fn gat_many<I, K>(
-        &self,
-        expiry: impl Into<Expiry>,
-        keys: I,
-    ) -> Result<Vec<Option<Item>>>
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<[u8]>,
-    {
-        self.get_many_kind(GetKind::Gat(expiry.into()), keys).await
-    }
-
-    /// [`gat_many`](Self::gat_many) with cas uniques (`gats`).
-    pub async fn gats_many<I, K>(
-        &self,
-        expiry: impl Into<Expiry>,
-        keys: I,
-    ) -> Result<Vec<Option<Item>>>
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<[u8]>,
-    {
-        self.get_many_kind(GetKind::Gats(expiry.into()), keys).await
-    }
-
-    async fn get_many_kind<I, K>(&self, kind: GetKind, keys: I) -> Result<Vec<Option<Item>>>
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<[u8]>,
-    {
-        let keys: Vec<K> = keys.into_iter().collect();
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let commands = keys.len().div_ceil(KEYS_PER_GET);
-        let reply = self
-            .call(
-                kind.verb(),
-                keys.len(),
-                Expect::Values {
-                    commands: commands as u32,
-                },
-                |b| {
-                    // Validate every key first, so a bad key in the last chunk cannot leave
-                    // the earlier chunks behind in the buffer.
-                    for k in &keys {
-                        crate::proto::check_key(k.as_ref())?;
-                    }
-                    for chunk in keys.chunks(KEYS_PER_GET) {
-                        encode::get(b, kind, chunk.iter().map(AsRef::as_ref))?;
-                    }
-                    Ok(())
-                },
-            )
-            .await?;
-        match reply {
-            Reply::Values(values) => match_in_order(&keys, values),
             other => Err(unexpected(kind.verb(), &other)),
         }
     }
@@ -450,23 +351,4 @@ fn status(reply: Reply, cmd: &str) -> Result<Status> {
 
 fn lossy(b: Bytes) -> String {
     String::from_utf8_lossy(&b).into_owned()
-}
-
-/// Places the hits of a multi-key retrieval next to the keys they answer. The server
-/// answers keys in the order asked and leaves misses out, so one forward walk suffices;
-/// a hit for a key not asked (in that order) means the stream is not what we think.
-fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<Option<Item>>> {
-    let mut out: Vec<Option<Item>> = vec![None; keys.len()];
-    let mut next = 0;
-    for v in values {
-        let Some(pos) = keys[next..].iter().position(|k| k.as_ref() == &v.key[..]) else {
-            return Err(Error::Protocol(ProtocolError::Unexpected(format!(
-                "VALUE for key \"{}\" that was not requested at this point",
-                crate::proto::escape::Escaped(&v.key)
-            ))));
-        };
-        out[next + pos] = Some(v.into());
-        next += pos + 1;
-    }
-    Ok(out)
 }

@@ -9,7 +9,10 @@
 //! The command methods are in [`classic`] (the classic text commands) and
 //! [`noreply`] (their fire-and-forget forms).
 
+pub mod batch;
 pub mod classic;
+pub mod get_many;
+pub mod meta;
 pub mod noreply;
 mod types;
 
@@ -19,12 +22,14 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tracing::Instrument;
 
+pub use batch::{BatchOutcome, MetaBatch};
+pub use meta::MetaDebugInfo;
 pub use noreply::NoReply;
 pub use types::{CasOutcome, Item, Stats, StoreOptions};
 
 use crate::conn::{ConnConfig, Connection, ServerAddr};
 use crate::error::{Error, InputError, ProtocolError, Result};
-use crate::proto::{Expect, Limits, Reply};
+use crate::proto::{Expect, Features, Limits, Reply, Version};
 
 /// A memcached client. See the [crate docs](crate) for an example.
 #[derive(Clone, Debug)]
@@ -36,6 +41,7 @@ pub struct Client {
 struct Inner {
     conn: Connection,
     request_timeout: Option<Duration>,
+    features: Features,
 }
 
 /// Builds a [`Client`] with non-default settings.
@@ -53,6 +59,7 @@ struct Inner {
 pub struct ClientBuilder {
     conn: ConnConfig,
     request_timeout: Option<Duration>,
+    features: Option<Features>,
 }
 
 impl Default for ClientBuilder {
@@ -60,6 +67,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             conn: ConnConfig::default(),
             request_timeout: Some(Duration::from_secs(1)),
+            features: None,
         }
     }
 }
@@ -93,16 +101,42 @@ impl ClientBuilder {
         self
     }
 
+    /// States what the server supports instead of asking it with `version` at connect
+    /// time: for a proxy that does not answer `version`, or to pin behaviour.
+    /// [`Features::CLASSIC`] keeps the client to the classic commands.
+    pub fn features(mut self, features: Features) -> Self {
+        self.features = Some(features);
+        self
+    }
+
     /// Connects to `server`.
     pub async fn connect(self, server: impl ToServerAddr) -> Result<Client> {
         let addr = server.to_server_addr()?;
         let conn = Connection::connect(addr, self.conn).await?;
-        Ok(Client {
+        let mut client = Client {
             inner: Arc::new(Inner {
                 conn,
                 request_timeout: self.request_timeout,
+                features: Features::CLASSIC,
             }),
-        })
+        };
+        // What the server supports decides how some commands go on the wire (meta or
+        // classic) and which meta flags may be sent. A server that does not answer
+        // `version` (some proxies) is treated as classic-only.
+        let features = match self.features {
+            Some(f) => f,
+            None => match client.version().await {
+                Ok(v) => Features {
+                    version: Version::parse(&v),
+                },
+                Err(Error::Server(_)) => Features::CLASSIC,
+                Err(e) => return Err(e),
+            },
+        };
+        Arc::get_mut(&mut client.inner)
+            .expect("not shared yet")
+            .features = features;
+        Ok(client)
     }
 }
 
@@ -158,6 +192,11 @@ impl Client {
     /// The server this client talks to.
     pub fn server(&self) -> &ServerAddr {
         self.inner.conn.addr()
+    }
+
+    /// What the server supports, from its `version` reply at connect time.
+    pub fn features(&self) -> Features {
+        self.inner.features
     }
 
     /// Fire-and-forget forms of the write commands (`noreply` on the wire).

@@ -84,6 +84,17 @@ impl Expiry {
             }
         }
     }
+
+    /// The exptime as a TTL that must not be negative, for the places where "already
+    /// expired" makes no sense (meta vivify `N`, the stale TTL of `md ... I T`).
+    pub fn to_ttl(self) -> Result<u32, InputError> {
+        match self.to_exptime()? {
+            n if n < 0 => Err(InputError::BadToken {
+                what: "TTL (already expired, where that makes no sense)",
+            }),
+            n => Ok(n as u32),
+        }
+    }
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

@@ -6,6 +6,8 @@
 //! - [`key`]: the key rules every command checks before encoding;
 //! - [`expiry`]: [`Expiry`], the exptime and its 30-day rule;
 //! - [`encode`]: the classic commands, appended to a `BytesMut`;
+//! - [`meta`]: the meta commands' typed flags and encoders; [`version`]: which server
+//!   version has which of them; [`base64`]: binary keys;
 //! - [`parse`]: the reply-line grammar, in nom streaming combinators;
 //! - [`decoder`]: [`Decoder`], which frames a byte stream into [`Frame`]s;
 //! - [`reply`]: [`Assembler`], which groups frames into the reply to one request;
@@ -32,14 +34,17 @@
 //! assert_eq!(&v.data[..], b"hello");
 //! ```
 
+pub mod base64;
 pub mod decoder;
 pub mod encode;
 pub mod escape;
 pub mod expiry;
 pub mod frame;
 pub mod key;
+pub mod meta;
 pub mod parse;
 pub mod reply;
+pub mod version;
 
 pub use decoder::Decoder;
 pub use escape::Escaped;
@@ -47,6 +52,7 @@ pub use expiry::{Expiry, MAX_RELATIVE_EXPTIME};
 pub use frame::{Frame, MetaCode, MetaReply, ReturnedFlags, Value};
 pub use key::{MAX_KEY_LEN, check_key};
 pub use reply::{Assembler, BatchEntry, Expect, Reply, Status};
+pub use version::{Feature, Features, Version};
 
 /// Bounds on what the decoder accepts and the encoder sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use mcaside::client::CasOutcome;
 use mcaside::{Error, Expiry, ServerErrorKind, StoreOptions};
 
-use crate::{Memcached, client};
+use crate::{Memcached, both_clients, client};
 
 #[tokio::test]
 async fn set_get_gets_with_flags() {
@@ -112,50 +112,69 @@ async fn delete_touch_gat_gats() {
 #[tokio::test]
 async fn multi_key_retrievals() {
     let server = Memcached::start();
-    let c = client(&server).await;
-    c.set("a", "1", Expiry::Never).await.unwrap();
-    c.set("c", "3", Expiry::Never).await.unwrap();
-    let got = c.get_many(["a", "b", "c", "a"]).await.unwrap();
-    let values: Vec<_> = got
-        .iter()
-        .map(|i| i.as_ref().map(|i| i.value.clone()))
-        .collect();
-    assert_eq!(
-        values,
-        [Some("1".into()), None, Some("3".into()), Some("1".into())]
-    );
-    let got = c.gets_many(["a", "c"]).await.unwrap();
-    assert!(got.iter().all(|i| i.as_ref().unwrap().cas.is_some()));
-    let got = c
-        .gat_many(Duration::from_secs(500), ["a", "zz"])
-        .await
-        .unwrap();
-    assert!(got[0].is_some() && got[1].is_none());
-    assert!(remaining_ttl(&server, "a") > 490);
-    let got = c.gats_many(Expiry::Never, ["c"]).await.unwrap();
-    assert!(got[0].as_ref().unwrap().cas.is_some());
-    assert!(c.get_many(Vec::<&str>::new()).await.unwrap().is_empty());
+    for (kind, c) in both_clients(&server).await {
+        c.set("a", "1", StoreOptions::new().flags(5)).await.unwrap();
+        c.set("c", "3", Expiry::Never).await.unwrap();
+        let got = c.get_many(["a", "b", "c", "a"]).await.unwrap();
+        let values: Vec<_> = got
+            .iter()
+            .map(|i| i.as_ref().map(|i| i.value.clone()))
+            .collect();
+        assert_eq!(
+            values,
+            [Some("1".into()), None, Some("3".into()), Some("1".into())],
+            "{kind}"
+        );
+        assert_eq!(got[0].as_ref().unwrap().flags, 5, "{kind}");
+        assert_eq!(got[0].as_ref().unwrap().cas, None, "{kind}");
+        let got = c.gets_many(["a", "c"]).await.unwrap();
+        assert!(
+            got.iter().all(|i| i.as_ref().unwrap().cas.is_some()),
+            "{kind}"
+        );
+        let got = c
+            .gat_many(Duration::from_secs(500), ["a", "zz"])
+            .await
+            .unwrap();
+        assert!(got[0].is_some() && got[1].is_none(), "{kind}");
+        assert!(remaining_ttl(&server, "a") > 490, "{kind}");
+        let got = c.gats_many(Expiry::Never, ["c"]).await.unwrap();
+        assert!(got[0].as_ref().unwrap().cas.is_some(), "{kind}");
+        assert_eq!(remaining_ttl(&server, "c"), -1, "{kind}");
+        assert!(
+            c.get_many(Vec::<&str>::new()).await.unwrap().is_empty(),
+            "{kind}"
+        );
+        c.flush_all(None).await.unwrap();
+    }
 }
 
 #[tokio::test]
 async fn ten_thousand_key_get_many() {
     let server = Memcached::start();
-    let c = client(&server).await;
     let keys: Vec<String> = (0..10_000).map(|i| format!("key:{i:05}")).collect();
-    for k in keys.iter().step_by(2) {
-        c.noreply().set(k, k, Expiry::Never).unwrap();
-    }
-    let got = c.get_many(&keys).await.unwrap();
-    assert_eq!(got.len(), 10_000);
-    for (i, (k, item)) in keys.iter().zip(&got).enumerate() {
-        if i % 2 == 0 {
-            assert_eq!(&item.as_ref().expect("stored").value[..], k.as_bytes());
-        } else {
-            assert!(item.is_none(), "{k} was never stored");
+    for (kind, c) in both_clients(&server).await {
+        for k in keys.iter().step_by(2) {
+            c.noreply().set(k, k, Expiry::Never).unwrap();
         }
+        let (hits, misses) = (server.stat("get_hits"), server.stat("get_misses"));
+        let got = c.get_many(&keys).await.unwrap();
+        assert_eq!(got.len(), 10_000);
+        for (i, (k, item)) in keys.iter().zip(&got).enumerate() {
+            if i % 2 == 0 {
+                assert_eq!(
+                    &item.as_ref().expect("stored").value[..],
+                    k.as_bytes(),
+                    "{kind}"
+                );
+            } else {
+                assert!(item.is_none(), "{kind}: {k} was never stored");
+            }
+        }
+        assert_eq!(server.stat("get_hits") - hits, 5_000, "{kind}");
+        assert_eq!(server.stat("get_misses") - misses, 5_000, "{kind}");
+        c.flush_all(None).await.unwrap();
     }
-    assert_eq!(server.stat("get_hits"), 5_000);
-    assert_eq!(server.stat("get_misses"), 5_000);
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ async fn keys_of_250_and_251_bytes() {
 async fn bad_keys_are_rejected_with_nothing_sent() {
     let server = Memcached::start();
     let c = client(&server).await;
+    let classic = crate::classic_client(&server).await;
     c.set("a", "precious", Expiry::Never).await.unwrap();
     let before = (
         server.stat("cmd_get"),
@@ -57,6 +58,7 @@ async fn bad_keys_are_rejected_with_nothing_sent() {
             c.incr(key, 1).await.map(drop),
             c.touch(key, Expiry::Never).await.map(drop),
             c.get_many([&b"fine"[..], key]).await.map(drop),
+            classic.get_many([&b"fine"[..], key]).await.map(drop),
             c.noreply().set(key, "v", Expiry::Never),
         ] {
             assert!(

@@ -10,6 +10,7 @@ mod decoder_splits;
 mod faults;
 mod harness;
 mod limits;
+mod meta;
 
 use mcaside::Client;
 pub use server::Memcached;
@@ -19,4 +20,22 @@ pub async fn client(server: &Memcached) -> Client {
     Client::connect(server.addr.as_str())
         .await
         .expect("connect to the test server")
+}
+
+/// A client for `server` that uses only the classic commands, as it would against an
+/// old server or a proxy.
+pub async fn classic_client(server: &Memcached) -> Client {
+    Client::builder()
+        .features(mcaside::proto::Features::CLASSIC)
+        .connect(server.addr.as_str())
+        .await
+        .expect("connect to the test server")
+}
+
+/// Both kinds of client, for tests of paths that differ between them.
+pub async fn both_clients(server: &Memcached) -> [(&'static str, Client); 2] {
+    [
+        ("meta", client(server).await),
+        ("classic", classic_client(server).await),
+    ]
 }

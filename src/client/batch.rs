@@ -1,0 +1,271 @@
+//! Pipelined meta batches: many requests, one write, one round trip.
+//!
+//! Every request in a batch carries an opaque token (`O<index>`), and the batch ends with
+//! `mn`. The server answers in order, skipping what quiet requests (`q`) suppress, and
+//! closes with `MN`; each reply is matched to its request by the opaque token it echoes,
+//! never by key (an item vivified from a base64 key comes back with its key raw on
+//! 1.6.18, so keys are not a safe match).
+//!
+//! Error lines (`CLIENT_ERROR ...`) carry no opaque token. They are placed by position:
+//! an error between the replies for requests 3 and 7 belongs to one of 4, 5, 6. Requests
+//! that are not quiet always answer, so if 4, 5, 6 include as many non-quiet requests
+//! without a reply as there are errors, those are the ones that failed; otherwise, if
+//! the errors are as many as the candidates, each candidate failed; otherwise each
+//! candidate is reported as [`BatchOutcome::MaybeFailed`].
+
+use bytes::BytesMut;
+
+use super::{Client, unexpected};
+use crate::error::{Error, InputError, ProtocolError, Result, ServerError};
+use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
+use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply};
+
+/// The outcome of one request in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// The server replied.
+    Reply(MetaReply),
+    /// A quiet request the server said nothing about: the outcome `q` hides, which is a
+    /// miss (`EN`) for `mg` and success (`HD`) for `ms`, `md` and `ma`.
+    Silent(MetaCode),
+    /// The server answered this request with an error line.
+    Failed(ServerError),
+    /// An error line arrived among the replies for several quiet requests, and this may
+    /// be the one it answers.
+    MaybeFailed(ServerError),
+}
+
+impl BatchOutcome {
+    /// The return code, replied or implied; `None` for errors.
+    pub fn code(&self) -> Option<MetaCode> {
+        match self {
+            BatchOutcome::Reply(m) => Some(m.code),
+            BatchOutcome::Silent(c) => Some(*c),
+            BatchOutcome::Failed(_) | BatchOutcome::MaybeFailed(_) => None,
+        }
+    }
+
+    /// The reply, if the server sent one.
+    pub fn reply(&self) -> Option<&MetaReply> {
+        match self {
+            BatchOutcome::Reply(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// A batch of meta requests, sent together by [`send`](MetaBatch::send).
+///
+/// ```no_run
+/// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+/// use mcaside::proto::meta::{MetaGet, MetaSet};
+/// let mut batch = client.meta_batch();
+/// batch.set("a", "1", &MetaSet::new().quiet())?;
+/// let get_a = batch.get("a", &MetaGet::new().value().quiet())?;
+/// let get_b = batch.get("b", &MetaGet::new().value().quiet())?;
+/// let out = batch.send().await?;
+/// assert!(out[get_a].reply().is_some()); // a hit
+/// assert!(out[get_b].reply().is_none()); // a miss, which q keeps off the wire
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct MetaBatch<'c> {
+    client: &'c Client,
+    buf: BytesMut,
+    requests: Vec<Request>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    quiet: bool,
+    silent: MetaCode,
+}
+
+impl Client {
+    /// Starts a pipelined batch of meta requests.
+    pub fn meta_batch(&self) -> MetaBatch<'_> {
+        MetaBatch {
+            client: self,
+            buf: BytesMut::new(),
+            requests: Vec::new(),
+        }
+    }
+}
+
+impl MetaBatch<'_> {
+    /// Adds an `mg`; returns its index in the outcomes.
+    pub fn get(&mut self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<usize> {
+        let (i, features) = (self.next(flags.opaque)?, self.client.features());
+        let flags = flags.opaque(i);
+        self.push(flags.quiet, MetaCode::Miss, |b| {
+            meta::mg(b, key.as_ref(), &flags, &features)
+        })
+    }
+
+    /// Adds an `ms`; returns its index.
+    pub fn set(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: &MetaSet,
+    ) -> Result<usize> {
+        let (i, features, limits) = (
+            self.next(flags.opaque)?,
+            self.client.features(),
+            *self.client.limits(),
+        );
+        let flags = flags.opaque(i);
+        self.push(flags.quiet, MetaCode::Header, |b| {
+            meta::ms(b, key.as_ref(), value.as_ref(), &flags, &limits, &features)
+        })
+    }
+
+    /// Adds an `md`; returns its index.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>, flags: &MetaDelete) -> Result<usize> {
+        let (i, features) = (self.next(flags.opaque)?, self.client.features());
+        let flags = flags.opaque(i);
+        self.push(flags.quiet, MetaCode::Header, |b| {
+            meta::md(b, key.as_ref(), &flags, &features)
+        })
+    }
+
+    /// Adds an `ma`; returns its index.
+    pub fn arith(&mut self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<usize> {
+        let (i, features) = (self.next(flags.opaque)?, self.client.features());
+        let flags = flags.opaque(i);
+        self.push(flags.quiet, MetaCode::Header, |b| {
+            meta::ma(b, key.as_ref(), &flags, &features)
+        })
+    }
+
+    /// The number of requests added.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// True if no request was added.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// Sends every request and `mn` in one write, and returns one outcome per request,
+    /// in the order they were added.
+    pub async fn send(self) -> Result<Vec<BatchOutcome>> {
+        if self.requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let MetaBatch {
+            client,
+            buf,
+            requests,
+        } = self;
+        let reply = client
+            .call("meta batch", requests.len(), Expect::MetaBatch, |b| {
+                b.extend_from_slice(&buf);
+                meta::mn(b);
+                Ok(())
+            })
+            .await?;
+        match reply {
+            Reply::MetaBatch(entries) => match_by_opaque(&requests, entries),
+            other => Err(unexpected("meta batch", &other)),
+        }
+    }
+
+    /// The opaque token the next request gets: its index. A caller's own token would
+    /// break the matching, so it is refused.
+    fn next(&self, theirs: Option<Opaque>) -> Result<u64> {
+        if theirs.is_some() {
+            return Err(InputError::BadToken {
+                what: "opaque token in a batch (the batch sets its own)",
+            }
+            .into());
+        }
+        Ok(self.requests.len() as u64)
+    }
+
+    fn push(
+        &mut self,
+        quiet: bool,
+        silent: MetaCode,
+        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
+    ) -> Result<usize> {
+        encode(&mut self.buf)?;
+        self.requests.push(Request { quiet, silent });
+        Ok(self.requests.len() - 1)
+    }
+}
+
+/// Pairs replies with requests by their opaque tokens, and error lines by position.
+fn match_by_opaque(requests: &[Request], entries: Vec<BatchEntry>) -> Result<Vec<BatchOutcome>> {
+    let mut out: Vec<Option<BatchOutcome>> = vec![None; requests.len()];
+    let mut gap_start = 0;
+    let mut errors = Vec::new();
+    for entry in entries {
+        match entry {
+            BatchEntry::Error(e) => errors.push(e),
+            BatchEntry::Meta(m) => {
+                let index = m
+                    .flags
+                    .opaque
+                    .as_deref()
+                    .and_then(|o| std::str::from_utf8(o).ok()?.parse::<usize>().ok())
+                    .filter(|&i| i >= gap_start && i < requests.len())
+                    .ok_or_else(|| {
+                        out_of_step("a reply whose opaque token matches no pending request")
+                    })?;
+                place_errors(requests, &mut out, gap_start..index, &mut errors);
+                out[index] = Some(BatchOutcome::Reply(m));
+                gap_start = index + 1;
+            }
+        }
+    }
+    place_errors(requests, &mut out, gap_start..requests.len(), &mut errors);
+    out.into_iter()
+        .zip(requests)
+        .map(|(o, r)| match o {
+            Some(o) => Ok(o),
+            None if r.quiet => Ok(BatchOutcome::Silent(r.silent)),
+            None => Err(out_of_step("no reply to a request that was not quiet")),
+        })
+        .collect()
+}
+
+fn place_errors(
+    requests: &[Request],
+    out: &mut [Option<BatchOutcome>],
+    gap: std::ops::Range<usize>,
+    errors: &mut Vec<ServerError>,
+) {
+    if errors.is_empty() {
+        return;
+    }
+    let loud: Vec<usize> = gap.clone().filter(|&i| !requests[i].quiet).collect();
+    let all: Vec<usize> = gap.collect();
+    let sure = if errors.len() == loud.len() {
+        Some(loud)
+    } else if errors.len() == all.len() {
+        Some(all.clone())
+    } else {
+        None
+    };
+    match sure {
+        Some(failed) => {
+            for (i, e) in failed.into_iter().zip(errors.drain(..)) {
+                out[i] = Some(BatchOutcome::Failed(e));
+            }
+        }
+        None => {
+            let e = errors.drain(..).next().expect("not empty");
+            for i in all {
+                out[i] = Some(BatchOutcome::MaybeFailed(e.clone()));
+            }
+        }
+    }
+}
+
+fn out_of_step(what: &str) -> Error {
+    Error::Protocol(ProtocolError::Unexpected(format!(
+        "in a meta batch: {what}"
+    )))
+}

@@ -1,0 +1,200 @@
+//! Many keys in one round trip: `get_many` and its `gets`/`gat`/`gats` forms.
+//!
+//! On a server with meta commands, each key becomes a quiet `mg <key> v f q O<i>`, and an
+//! `mn` closes the batch: misses cost nothing on the wire, and each hit is matched to
+//! its key by the opaque index it echoes. On a classic-only server (an old memcached, a
+//! proxy), the keys go out as `get` commands of up to 256 keys each, written together,
+//! and hits are matched to keys by order (the server answers keys in the order asked).
+//!
+//! Either way every key is validated before anything is written, and the result has one
+//! entry per key asked, in order.
+
+use super::{Client, Item, unexpected};
+use crate::error::{Error, ProtocolError, Result};
+use crate::proto::encode::{self, GetKind};
+use crate::proto::meta::{self, MetaGet};
+use crate::proto::{BatchEntry, Expect, Expiry, Feature, MetaCode, Reply, Value, check_key};
+
+/// How many keys go into one classic `get` line. memcached takes very long lines, but
+/// proxies are stricter, and shorter commands let the server start answering sooner.
+const KEYS_PER_GET: usize = 256;
+
+impl Client {
+    /// `get` for many keys in one round trip. The result has one entry per key, in the
+    /// order given: `Some` for a hit, `None` for a miss.
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// let ids = ["user:1", "user:2", "user:3"];
+    /// let found = client.get_many(&ids).await?;
+    /// for (id, item) in ids.iter().zip(&found) {
+    ///     println!("{id}: {}", if item.is_some() { "hit" } else { "miss" });
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Get, keys).await
+    }
+
+    /// [`get_many`](Self::get_many) with cas uniques (`gets`).
+    pub async fn gets_many<I, K>(&self, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gets, keys).await
+    }
+
+    /// [`get_many`](Self::get_many) that also sets each hit's expiry (`gat`).
+    pub async fn gat_many<I, K>(
+        &self,
+        expiry: impl Into<Expiry>,
+        keys: I,
+    ) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gat(expiry.into()), keys).await
+    }
+
+    /// [`gat_many`](Self::gat_many) with cas uniques (`gats`).
+    pub async fn gats_many<I, K>(
+        &self,
+        expiry: impl Into<Expiry>,
+        keys: I,
+    ) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.get_many_kind(GetKind::Gats(expiry.into()), keys).await
+    }
+
+    async fn get_many_kind<I, K>(&self, kind: GetKind, keys: I) -> Result<Vec<Option<Item>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        let keys: Vec<K> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.features().has(Feature::Meta) {
+            self.get_many_meta(kind, &keys).await
+        } else {
+            self.get_many_classic(kind, &keys).await
+        }
+    }
+
+    async fn get_many_meta<K: AsRef<[u8]>>(
+        &self,
+        kind: GetKind,
+        keys: &[K],
+    ) -> Result<Vec<Option<Item>>> {
+        let features = self.features();
+        let mut flags = MetaGet::new().value().client_flags().quiet();
+        match kind {
+            GetKind::Get => {}
+            GetKind::Gets => flags = flags.cas(),
+            GetKind::Gat(e) => flags = flags.touch(e),
+            GetKind::Gats(e) => flags = flags.cas().touch(e),
+        }
+        let reply = self
+            .call(kind.verb(), keys.len(), Expect::MetaBatch, |b| {
+                for k in keys {
+                    check_key(k.as_ref())?;
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    meta::mg(b, k.as_ref(), &flags.opaque(i as u64), &features)?;
+                }
+                meta::mn(b);
+                Ok(())
+            })
+            .await?;
+        let Reply::MetaBatch(entries) = reply else {
+            return Err(unexpected(kind.verb(), &reply));
+        };
+        let mut out: Vec<Option<Item>> = vec![None; keys.len()];
+        for entry in entries {
+            let m = match entry {
+                BatchEntry::Meta(m) => m,
+                BatchEntry::Error(e) => return Err(Error::Server(e)),
+            };
+            let slot = m
+                .flags
+                .opaque
+                .as_deref()
+                .and_then(|o| std::str::from_utf8(o).ok()?.parse::<usize>().ok())
+                .and_then(|i| out.get_mut(i))
+                .filter(|s| s.is_none() && m.code == MetaCode::Value)
+                .ok_or_else(|| {
+                    Error::Protocol(ProtocolError::Unexpected(format!(
+                        "{} with an opaque token matching no pending get",
+                        m.code.as_str()
+                    )))
+                })?;
+            *slot = Some(Item {
+                value: m.value.unwrap_or_default(),
+                flags: m.flags.client_flags.unwrap_or(0),
+                cas: m.flags.cas,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn get_many_classic<K: AsRef<[u8]>>(
+        &self,
+        kind: GetKind,
+        keys: &[K],
+    ) -> Result<Vec<Option<Item>>> {
+        let commands = keys.len().div_ceil(KEYS_PER_GET);
+        let reply = self
+            .call(
+                kind.verb(),
+                keys.len(),
+                Expect::Values {
+                    commands: commands as u32,
+                },
+                |b| {
+                    // Validate every key first, so a bad key in the last chunk cannot leave
+                    // the earlier chunks behind in the buffer.
+                    for k in keys {
+                        check_key(k.as_ref())?;
+                    }
+                    for chunk in keys.chunks(KEYS_PER_GET) {
+                        encode::get(b, kind, chunk.iter().map(AsRef::as_ref))?;
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        match reply {
+            Reply::Values(values) => match_in_order(keys, values),
+            other => Err(unexpected(kind.verb(), &other)),
+        }
+    }
+}
+
+/// Places the hits of a multi-key retrieval next to the keys they answer. The server
+/// answers keys in the order asked and leaves misses out, so one forward walk suffices;
+/// a hit for a key not asked (in that order) means the stream is not what we think.
+fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<Option<Item>>> {
+    let mut out: Vec<Option<Item>> = vec![None; keys.len()];
+    let mut next = 0;
+    for v in values {
+        let Some(pos) = keys[next..].iter().position(|k| k.as_ref() == &v.key[..]) else {
+            return Err(Error::Protocol(ProtocolError::Unexpected(format!(
+                "VALUE for key \"{}\" that was not requested at this point",
+                crate::proto::Escaped(&v.key)
+            ))));
+        };
+        out[next + pos] = Some(v.into());
+        next += pos + 1;
+    }
+    Ok(out)
+}

@@ -1,0 +1,179 @@
+//! The meta commands as `Client` methods: typed flags in, typed replies out.
+//!
+//! Each method checks the flags against what the server supports (read at connect
+//! time) before sending anything. A request with the quiet flag `q` is followed by an
+//! `mn` on the wire, so that the method can return even when the server, as asked, says
+//! nothing; the reply is then the outcome `q` implies (a miss for `mg`, success for the
+//! others), with no returned flags.
+//!
+//! For many requests in one round trip, see [`MetaBatch`](super::MetaBatch).
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Client, unexpected};
+use crate::error::{Error, InputError, Result};
+use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet};
+use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply, ReturnedFlags};
+
+/// What `me` says about an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaDebugInfo {
+    /// The key as the server printed it.
+    pub key: Bytes,
+    /// The `name=value` fields (`exp`, `la`, `cas`, `fetch`, `cls`, `size`, ...).
+    pub fields: Vec<(String, String)>,
+}
+
+impl MetaDebugInfo {
+    /// The field called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    /// `mg`: meta get.
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// use mcaside::proto::{meta::MetaGet, MetaCode, Expiry};
+    /// // Get, or win the right to fill a missing item (a lease).
+    /// let r = client.meta_get("user:1", &MetaGet::new().value().cas().vivify(Expiry::secs(30))).await?;
+    /// if r.flags.won {
+    ///     // we are the one to load it and `ms ... C<cas>` it
+    /// } else if r.code == MetaCode::Value && !r.flags.win_taken {
+    ///     // a hit
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn meta_get(&self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<MetaReply> {
+        let (key, features) = (key.as_ref(), self.features());
+        self.meta_one("mg", flags.quiet, MetaCode::Miss, |b| {
+            meta::mg(b, key, flags, &features)
+        })
+        .await
+    }
+
+    /// `ms`: meta set.
+    pub async fn meta_set(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: &MetaSet,
+    ) -> Result<MetaReply> {
+        let (key, value, features, limits) = (
+            key.as_ref(),
+            value.as_ref(),
+            self.features(),
+            *self.limits(),
+        );
+        self.meta_one("ms", flags.quiet, MetaCode::Header, |b| {
+            meta::ms(b, key, value, flags, &limits, &features)
+        })
+        .await
+    }
+
+    /// `md`: meta delete (or, with `I`, invalidate: mark stale).
+    pub async fn meta_delete(
+        &self,
+        key: impl AsRef<[u8]>,
+        flags: &MetaDelete,
+    ) -> Result<MetaReply> {
+        let (key, features) = (key.as_ref(), self.features());
+        self.meta_one("md", flags.quiet, MetaCode::Header, |b| {
+            meta::md(b, key, flags, &features)
+        })
+        .await
+    }
+
+    /// `ma`: meta arithmetic. With `v`, the new value is the reply's data block, in
+    /// decimal; see [`MetaReply`]'s value.
+    pub async fn meta_arith(&self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<MetaReply> {
+        let (key, features) = (key.as_ref(), self.features());
+        self.meta_one("ma", flags.quiet, MetaCode::Header, |b| {
+            meta::ma(b, key, flags, &features)
+        })
+        .await
+    }
+
+    /// `mn`: a round trip that does nothing (`MN`).
+    pub async fn meta_noop(&self) -> Result<()> {
+        self.features().require(crate::proto::Feature::Meta)?;
+        match self
+            .call("mn", 0, Expect::MetaBatch, |b| {
+                meta::mn(b);
+                Ok(())
+            })
+            .await?
+        {
+            Reply::MetaBatch(entries) if entries.is_empty() => Ok(()),
+            other => Err(unexpected("mn", &other)),
+        }
+    }
+
+    /// `me`: the server's metadata for an item, or `None` if it does not exist.
+    pub async fn meta_debug(
+        &self,
+        key: impl AsRef<[u8]>,
+        base64_key: bool,
+    ) -> Result<Option<MetaDebugInfo>> {
+        let (key, features) = (key.as_ref(), self.features());
+        match self
+            .call("me", 1, Expect::Meta, |b| {
+                meta::me(b, key, base64_key, &features)
+            })
+            .await?
+        {
+            Reply::MetaDebug { key, fields } => Ok(Some(MetaDebugInfo {
+                key,
+                fields: String::from_utf8_lossy(&fields)
+                    .split(' ')
+                    .filter_map(|f| f.split_once('='))
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+            })),
+            Reply::Meta(m) if m.code == MetaCode::Miss => Ok(None),
+            other => Err(unexpected("me", &other)),
+        }
+    }
+
+    /// Sends one meta request. A quiet request is fenced with `mn`; if the server stays
+    /// silent, the reply is `silent` (the code `q` suppressed).
+    async fn meta_one(
+        &self,
+        cmd: &'static str,
+        quiet: bool,
+        silent: MetaCode,
+        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
+    ) -> Result<MetaReply> {
+        if !quiet {
+            return match self.call(cmd, 1, Expect::Meta, encode).await? {
+                Reply::Meta(m) => Ok(m),
+                other => Err(unexpected(cmd, &other)),
+            };
+        }
+        let reply = self
+            .call(cmd, 1, Expect::MetaBatch, |b| {
+                encode(b)?;
+                meta::mn(b);
+                Ok(())
+            })
+            .await?;
+        let Reply::MetaBatch(mut entries) = reply else {
+            return Err(unexpected(cmd, &reply));
+        };
+        match entries.pop() {
+            None => Ok(MetaReply {
+                code: silent,
+                flags: ReturnedFlags::default(),
+                value: None,
+            }),
+            Some(BatchEntry::Meta(m)) if entries.is_empty() => Ok(m),
+            Some(BatchEntry::Error(e)) if entries.is_empty() => Err(Error::Server(e)),
+            Some(_) => Err(unexpected(cmd, &Reply::MetaBatch(entries))),
+        }
+    }
+}
