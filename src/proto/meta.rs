@@ -581,6 +581,20 @@ impl MetaArith {
     }
 }
 
+/// Refuses to ask for a binary key back when its raw bytes could break the reply line
+/// (see [`Feature::SafeBinaryKeyEcho`]).
+fn check_key_echo(
+    key: &[u8],
+    base64: bool,
+    echo: bool,
+    server: &Features,
+) -> Result<(), InputError> {
+    if base64 && echo && !key.iter().all(|&b| is_key_byte(b)) {
+        server.require(Feature::SafeBinaryKeyEcho)?;
+    }
+    Ok(())
+}
+
 /// Checks a meta key: a text key as in the classic commands, or a binary key whose
 /// base64 form fits the 250-byte limit.
 pub fn check_meta_key(key: &[u8], base64: bool) -> Result<(), InputError> {
@@ -605,6 +619,7 @@ pub fn mg(
 ) -> Result<(), InputError> {
     server.require(Feature::Meta)?;
     check_meta_key(key, f.base64_key)?;
+    check_key_echo(key, f.base64_key, f.return_key, server)?;
     if f.compare_cas.is_some() {
         server.require(Feature::MetaGetCompareCas)?;
     }
@@ -652,6 +667,7 @@ pub fn ms(
 ) -> Result<(), InputError> {
     server.require(Feature::Meta)?;
     check_meta_key(key, f.base64_key)?;
+    check_key_echo(key, f.base64_key, f.return_key, server)?;
     if value.len() > limits.max_value {
         return Err(InputError::ValueTooLarge {
             len: value.len(),
@@ -714,6 +730,7 @@ pub fn md(
 ) -> Result<(), InputError> {
     server.require(Feature::Meta)?;
     check_meta_key(key, f.base64_key)?;
+    check_key_echo(key, f.base64_key, f.return_key, server)?;
     if f.new_cas.is_some() {
         server.require(Feature::ExplicitCas)?;
     }
@@ -754,6 +771,7 @@ pub fn ma(
 ) -> Result<(), InputError> {
     server.require(Feature::Meta)?;
     check_meta_key(key, f.base64_key)?;
+    check_key_echo(key, f.base64_key, f.return_key, server)?;
     if f.new_cas.is_some() {
         server.require(Feature::ExplicitCas)?;
     }
@@ -804,6 +822,7 @@ pub fn me(
 ) -> Result<(), InputError> {
     server.require(Feature::Meta)?;
     check_meta_key(key, base64_key)?;
+    check_key_echo(key, base64_key, true, server)?;
     buf.put_slice(b"me ");
     put_key(buf, key, base64_key);
     flag(buf, base64_key, b'b');
@@ -949,6 +968,13 @@ mod tests {
         );
         // Without `b`, the classic rules apply.
         assert!(enc(|b| mg(b, key, &MetaGet::new(), &OLD)).is_err());
+        // Asking for such a key back could break the reply line; a safe one is fine.
+        assert!(matches!(
+            enc(|b| mg(b, key, &MetaGet::new().base64_key().key(), &OLD)),
+            Err(InputError::Unsupported { .. })
+        ));
+        assert!(enc(|b| mg(b, b"\x80\xff", &MetaGet::new().base64_key().key(), &OLD)).is_ok());
+        assert!(enc(|b| me(b, key, true, &OLD)).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | `ms s` (return size) | 1.6.20 | 1.6.21 release notes (fixes a bug it added in 1.6.20) |
 //! | `E` (set the cas value) | 1.6.27 | stated by the project's issue 3 |
 //! | `mg C`, `ms N`, `md x` | 1.6.27, conservatively | absent from 1.6.18; in the current protocol.txt |
+//! | `k`/`me` echoing a binary key with a space or control byte | none known | 1.6.18 echoes a vivified item's key raw |
 //!
 //! Everything else this client encodes is accepted by 1.6.18 (tested flag by flag).
 
@@ -56,6 +57,11 @@ pub enum Feature {
     MetaSetVivify,
     /// `md ... x`: remove the value but keep the item.
     MetaDeleteValue,
+    /// Echoing a binary key (`b` with `k`, or `me ... b`) whose raw bytes include a space
+    /// or control byte. memcached 1.6.18 echoes the key of an item created by vivify
+    /// (`N`) raw, without `b`, so such a key splits the reply line (`VA 0 ka\r\nb W`).
+    /// No released version is known to be safe.
+    SafeBinaryKeyEcho,
 }
 
 impl Feature {
@@ -68,6 +74,7 @@ impl Feature {
             | Feature::MetaGetCompareCas
             | Feature::MetaSetVivify
             | Feature::MetaDeleteValue => Version(1, 6, 27),
+            Feature::SafeBinaryKeyEcho => Version(u16::MAX, 0, 0),
         }
     }
 
@@ -80,6 +87,11 @@ impl Feature {
             Feature::MetaGetCompareCas => "meta flag mg C (memcached 1.6.27+)",
             Feature::MetaSetVivify => "meta flag ms N (memcached 1.6.27+)",
             Feature::MetaDeleteValue => "meta flag md x (memcached 1.6.27+)",
+            Feature::SafeBinaryKeyEcho => {
+                "returning a binary key with a space or control byte (k with b, or me b): \
+                 memcached echoes a vivified item's key raw, which breaks the reply line; \
+                 match replies by opaque token instead"
+            }
         }
     }
 }

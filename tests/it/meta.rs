@@ -329,13 +329,22 @@ async fn binary_keys_with_nul_and_crlf() {
         .await
         .unwrap();
     let r = c
-        .meta_get(key, &MetaGet::new().base64_key().value().key())
+        .meta_get(key, &MetaGet::new().base64_key().value())
         .await
         .unwrap();
     assert_eq!(r.value.as_deref(), Some(&b"value"[..]));
+    // A binary key that is safe to echo comes back base64-encoded, marked `b`.
+    let safe = b"\x80\x81\xfe\xff";
+    c.meta_set(safe, "v", &MetaSet::new().base64_key())
+        .await
+        .unwrap();
+    let r = c
+        .meta_get(safe, &MetaGet::new().base64_key().key())
+        .await
+        .unwrap();
     assert!(r.flags.base64_key, "the returned key is marked base64");
     let returned = mcaside::proto::base64::decode(r.flags.key.as_deref().unwrap()).unwrap();
-    assert_eq!(returned, key);
+    assert_eq!(returned, safe);
     // The key limit applies to the encoded form: 186 raw bytes fit, 187 do not.
     let fits = vec![0xAB; 186];
     c.meta_set(&fits, "v", &MetaSet::new().base64_key())
@@ -379,7 +388,23 @@ async fn a_vivified_base64_key_comes_back_raw() {
     // The 1.6.18 quirk that makes keys unsafe for matching pipelined replies.
     let server = Memcached::start();
     let c = client(&server).await;
-    let key = b"\x01\x02\x03";
+    // With a CR LF in the key, the raw echo splits the reply line...
+    let raw = server.raw_until(b"mg YQ0KYg== b k v N30\r\nmn\r\n", b"MN\r\n");
+    assert_eq!(raw, b"VA 0 ka\r\nb W\r\n\r\nMN\r\n");
+    // ...so the client refuses to ask for such a key back, before sending anything.
+    let err = c
+        .meta_get(
+            b"a\r\nb",
+            &MetaGet::new().base64_key().key().vivify(Expiry::secs(30)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Input(InputError::Unsupported { .. })),
+        "{err:?}"
+    );
+    // A text-safe binary key comes back raw too, but unmarked, so it reads correctly.
+    let key = b"\x80\x90\xa0";
     let r = c
         .meta_get(
             key,
