@@ -15,7 +15,7 @@
 
 use bytes::BytesMut;
 
-use super::{Client, unexpected};
+use super::{Client, Route, unexpected};
 use crate::error::{Error, InputError, ProtocolError, Result, ServerError};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
 use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply};
@@ -73,6 +73,9 @@ pub struct MetaBatch<'c> {
     client: &'c Client,
     buf: BytesMut,
     requests: Vec<Request>,
+    /// The connection the batch goes on: its first key's, so the batch is ordered
+    /// after earlier requests for that key.
+    conn: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +91,7 @@ impl Client {
             client: self,
             buf: BytesMut::new(),
             requests: Vec::new(),
+            conn: None,
         }
     }
 }
@@ -97,8 +101,9 @@ impl MetaBatch<'_> {
     pub fn get(&mut self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<usize> {
         let (i, features) = (self.next(flags.opaque)?, self.client.features());
         let flags = flags.opaque(i);
-        self.push(flags.quiet, MetaCode::Miss, |b| {
-            meta::mg(b, key.as_ref(), &flags, &features)
+        let key = key.as_ref();
+        self.push(key, flags.quiet, MetaCode::Miss, |b| {
+            meta::mg(b, key, &flags, &features)
         })
     }
 
@@ -115,8 +120,9 @@ impl MetaBatch<'_> {
             *self.client.limits(),
         );
         let flags = flags.opaque(i);
-        self.push(flags.quiet, MetaCode::Header, |b| {
-            meta::ms(b, key.as_ref(), value.as_ref(), &flags, &limits, &features)
+        let key = key.as_ref();
+        self.push(key, flags.quiet, MetaCode::Header, |b| {
+            meta::ms(b, key, value.as_ref(), &flags, &limits, &features)
         })
     }
 
@@ -124,8 +130,9 @@ impl MetaBatch<'_> {
     pub fn delete(&mut self, key: impl AsRef<[u8]>, flags: &MetaDelete) -> Result<usize> {
         let (i, features) = (self.next(flags.opaque)?, self.client.features());
         let flags = flags.opaque(i);
-        self.push(flags.quiet, MetaCode::Header, |b| {
-            meta::md(b, key.as_ref(), &flags, &features)
+        let key = key.as_ref();
+        self.push(key, flags.quiet, MetaCode::Header, |b| {
+            meta::md(b, key, &flags, &features)
         })
     }
 
@@ -133,8 +140,9 @@ impl MetaBatch<'_> {
     pub fn arith(&mut self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<usize> {
         let (i, features) = (self.next(flags.opaque)?, self.client.features());
         let flags = flags.opaque(i);
-        self.push(flags.quiet, MetaCode::Header, |b| {
-            meta::ma(b, key.as_ref(), &flags, &features)
+        let key = key.as_ref();
+        self.push(key, flags.quiet, MetaCode::Header, |b| {
+            meta::ma(b, key, &flags, &features)
         })
     }
 
@@ -158,13 +166,20 @@ impl MetaBatch<'_> {
             client,
             buf,
             requests,
+            conn,
         } = self;
         let reply = client
-            .call("meta batch", requests.len(), Expect::MetaBatch, |b| {
-                b.extend_from_slice(&buf);
-                meta::mn(b);
-                Ok(())
-            })
+            .call(
+                Route::Conn(conn.unwrap_or(0)),
+                "meta batch",
+                requests.len(),
+                Expect::MetaBatch,
+                |b| {
+                    b.extend_from_slice(&buf);
+                    meta::mn(b);
+                    Ok(())
+                },
+            )
             .await?;
         match reply {
             Reply::MetaBatch(entries) => match_by_opaque(&requests, entries),
@@ -186,11 +201,14 @@ impl MetaBatch<'_> {
 
     fn push(
         &mut self,
+        key: &[u8],
         quiet: bool,
         silent: MetaCode,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<usize> {
         encode(&mut self.buf)?;
+        self.conn
+            .get_or_insert_with(|| self.client.pool().index_of(key));
         self.requests.push(Request { quiet, silent });
         Ok(self.requests.len() - 1)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CasOutcome, Client, Item, Stats, StoreOptions, unexpected};
+use super::{CasOutcome, Client, Item, Route, Stats, StoreOptions, unexpected};
 use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
 use crate::proto::{Expect, Expiry, Reply, Status};
@@ -55,7 +55,7 @@ impl Client {
 
     async fn get_one(&self, kind: GetKind, key: &[u8]) -> Result<Option<Item>> {
         let reply = self
-            .call(kind.verb(), 1, Expect::Value, |b| {
+            .call(Route::Key(key), kind.verb(), 1, Expect::Value, |b| {
                 encode::get(b, kind, [key]).map(drop)
             })
             .await?;
@@ -199,7 +199,7 @@ impl Client {
             noreply: false,
         };
         status(
-            self.call(verb.verb(), 1, Expect::Status, |b| {
+            self.call(Route::Key(key), verb.verb(), 1, Expect::Status, |b| {
                 encode::store(b, &cmd, &limits)
             })
             .await?,
@@ -211,7 +211,7 @@ impl Client {
     pub async fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let key = key.as_ref();
         match status(
-            self.call("delete", 1, Expect::Status, |b| {
+            self.call(Route::Key(key), "delete", 1, Expect::Status, |b| {
                 encode::delete(b, key, false)
             })
             .await?,
@@ -238,7 +238,7 @@ impl Client {
     async fn arith(&self, op: ArithOp, key: &[u8], delta: u64) -> Result<Option<u64>> {
         let cmd = if op == ArithOp::Incr { "incr" } else { "decr" };
         match self
-            .call(cmd, 1, Expect::Number, |b| {
+            .call(Route::Key(key), cmd, 1, Expect::Number, |b| {
                 encode::arith(b, op, key, delta, false)
             })
             .await?
@@ -253,7 +253,7 @@ impl Client {
     pub async fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<bool> {
         let (key, expiry) = (key.as_ref(), expiry.into());
         match status(
-            self.call("touch", 1, Expect::Status, |b| {
+            self.call(Route::Key(key), "touch", 1, Expect::Status, |b| {
                 encode::touch(b, key, expiry, false)
             })
             .await?,
@@ -285,7 +285,11 @@ impl Client {
         cmd: &'static str,
         encode: impl FnOnce(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
     ) -> Result<()> {
-        match status(self.call(cmd, 0, Expect::Status, encode).await?, cmd)? {
+        match status(
+            self.call(Route::Any, cmd, 0, Expect::Status, encode)
+                .await?,
+            cmd,
+        )? {
             Status::Ok => Ok(()),
             s => Err(unexpected(cmd, &Reply::Status(s))),
         }
@@ -293,8 +297,12 @@ impl Client {
 
     /// `version`: the server's version string, such as `1.6.18`.
     pub async fn version(&self) -> Result<String> {
+        self.version_of(Route::Any).await
+    }
+
+    pub(crate) async fn version_of(&self, route: Route<'_>) -> Result<String> {
         match self
-            .call("version", 0, Expect::Version, |b| {
+            .call(route, "version", 0, Expect::Version, |b| {
                 encode::version(b);
                 Ok(())
             })
@@ -319,7 +327,9 @@ impl Client {
 
     async fn stats_inner(&self, group: Option<&str>) -> Result<Stats> {
         match self
-            .call("stats", 0, Expect::Stats, |b| encode::stats(b, group))
+            .call(Route::Any, "stats", 0, Expect::Stats, |b| {
+                encode::stats(b, group)
+            })
             .await?
         {
             Reply::Stats(pairs) => Ok(Stats(
@@ -332,13 +342,16 @@ impl Client {
         }
     }
 
-    /// `quit`: ask the server to close the connection. The client reconnects for the
-    /// next request.
+    /// `quit`: ask the server to close the client's connections. The client reconnects
+    /// for the next request.
     pub fn quit(&self) -> Result<()> {
-        self.send("quit", |b| {
-            encode::quit(b);
-            Ok(())
-        })
+        for i in 0..self.pool().len() {
+            self.send(Route::Conn(i), "quit", |b| {
+                encode::quit(b);
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,8 @@
 //! Either way every key is validated before anything is written, and the result has one
 //! entry per key asked, in order.
 
-use super::{Client, Item, unexpected};
+use super::join::join_all;
+use super::{Client, Item, Route, unexpected};
 use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};
 use crate::proto::meta::{self, MetaGet};
@@ -84,15 +85,58 @@ impl Client {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        // Validate every key before anything is queued on any connection.
+        for k in &keys {
+            check_key(k.as_ref())?;
+        }
+        let pool = self.pool();
+        if pool.len() == 1 {
+            return self.get_many_on(0, kind, &keys).await;
+        }
+        // Each key goes on its own connection, as single-key requests do, so this read
+        // comes after any earlier write of the same key; the parts run concurrently.
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); pool.len()];
+        for (i, k) in keys.iter().enumerate() {
+            groups[pool.index_of(k.as_ref())].push(i);
+        }
+        let parts: Vec<(usize, Vec<&[u8]>)> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(conn, g)| (conn, g.iter().map(|&i| keys[i].as_ref()).collect()))
+            .collect();
+        let results = join_all(
+            parts
+                .iter()
+                .map(|(conn, part)| self.get_many_on(*conn, kind, part))
+                .collect(),
+        )
+        .await;
+        let mut out: Vec<Option<Item>> = vec![None; keys.len()];
+        for ((conn, _), result) in parts.iter().zip(results) {
+            for (&i, item) in groups[*conn].iter().zip(result?) {
+                out[i] = item;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_many_on<K: AsRef<[u8]>>(
+        &self,
+        conn: usize,
+        kind: GetKind,
+        keys: &[K],
+    ) -> Result<Vec<Option<Item>>> {
         if self.features().has(Feature::Meta) {
-            self.get_many_meta(kind, &keys).await
+            self.get_many_meta(conn, kind, keys).await
         } else {
-            self.get_many_classic(kind, &keys).await
+            self.get_many_classic(conn, kind, keys).await
         }
     }
 
     async fn get_many_meta<K: AsRef<[u8]>>(
         &self,
+        conn: usize,
         kind: GetKind,
         keys: &[K],
     ) -> Result<Vec<Option<Item>>> {
@@ -105,16 +149,19 @@ impl Client {
             GetKind::Gats(e) => flags = flags.cas().touch(e),
         }
         let reply = self
-            .call(kind.verb(), keys.len(), Expect::MetaBatch, |b| {
-                for k in keys {
-                    check_key(k.as_ref())?;
-                }
-                for (i, k) in keys.iter().enumerate() {
-                    meta::mg(b, k.as_ref(), &flags.opaque(i as u64), &features)?;
-                }
-                meta::mn(b);
-                Ok(())
-            })
+            .call(
+                Route::Conn(conn),
+                kind.verb(),
+                keys.len(),
+                Expect::MetaBatch,
+                |b| {
+                    for (i, k) in keys.iter().enumerate() {
+                        meta::mg(b, k.as_ref(), &flags.opaque(i as u64), &features)?;
+                    }
+                    meta::mn(b);
+                    Ok(())
+                },
+            )
             .await?;
         let Reply::MetaBatch(entries) = reply else {
             return Err(unexpected(kind.verb(), &reply));
@@ -149,12 +196,14 @@ impl Client {
 
     async fn get_many_classic<K: AsRef<[u8]>>(
         &self,
+        conn: usize,
         kind: GetKind,
         keys: &[K],
     ) -> Result<Vec<Option<Item>>> {
         let commands = keys.len().div_ceil(KEYS_PER_GET);
         let reply = self
             .call(
+                Route::Conn(conn),
                 kind.verb(),
                 keys.len(),
                 Expect::Values {

@@ -10,7 +10,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Client, unexpected};
+use super::{Client, Route, unexpected};
 use crate::error::{Error, InputError, Result};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet};
 use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply, ReturnedFlags};
@@ -51,7 +51,7 @@ impl Client {
     /// ```
     pub async fn meta_get(&self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one("mg", flags.quiet, MetaCode::Miss, |b| {
+        self.meta_one(key, "mg", flags.quiet, MetaCode::Miss, |b| {
             meta::mg(b, key, flags, &features)
         })
         .await
@@ -70,7 +70,7 @@ impl Client {
             self.features(),
             *self.limits(),
         );
-        self.meta_one("ms", flags.quiet, MetaCode::Header, |b| {
+        self.meta_one(key, "ms", flags.quiet, MetaCode::Header, |b| {
             meta::ms(b, key, value, flags, &limits, &features)
         })
         .await
@@ -83,7 +83,7 @@ impl Client {
         flags: &MetaDelete,
     ) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one("md", flags.quiet, MetaCode::Header, |b| {
+        self.meta_one(key, "md", flags.quiet, MetaCode::Header, |b| {
             meta::md(b, key, flags, &features)
         })
         .await
@@ -93,7 +93,7 @@ impl Client {
     /// decimal; see [`MetaReply`]'s value.
     pub async fn meta_arith(&self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one("ma", flags.quiet, MetaCode::Header, |b| {
+        self.meta_one(key, "ma", flags.quiet, MetaCode::Header, |b| {
             meta::ma(b, key, flags, &features)
         })
         .await
@@ -103,7 +103,7 @@ impl Client {
     pub async fn meta_noop(&self) -> Result<()> {
         self.features().require(crate::proto::Feature::Meta)?;
         match self
-            .call("mn", 0, Expect::MetaBatch, |b| {
+            .call(Route::Any, "mn", 0, Expect::MetaBatch, |b| {
                 meta::mn(b);
                 Ok(())
             })
@@ -122,7 +122,7 @@ impl Client {
     ) -> Result<Option<MetaDebugInfo>> {
         let (key, features) = (key.as_ref(), self.features());
         match self
-            .call("me", 1, Expect::Meta, |b| {
+            .call(Route::Key(key), "me", 1, Expect::Meta, |b| {
                 meta::me(b, key, base64_key, &features)
             })
             .await?
@@ -144,19 +144,23 @@ impl Client {
     /// silent, the reply is `silent` (the code `q` suppressed).
     async fn meta_one(
         &self,
+        key: &[u8],
         cmd: &'static str,
         quiet: bool,
         silent: MetaCode,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<MetaReply> {
         if !quiet {
-            return match self.call(cmd, 1, Expect::Meta, encode).await? {
+            return match self
+                .call(Route::Key(key), cmd, 1, Expect::Meta, encode)
+                .await?
+            {
                 Reply::Meta(m) => Ok(m),
                 other => Err(unexpected(cmd, &other)),
             };
         }
         let reply = self
-            .call(cmd, 1, Expect::MetaBatch, |b| {
+            .call(Route::Key(key), cmd, 1, Expect::MetaBatch, |b| {
                 encode(b)?;
                 meta::mn(b);
                 Ok(())

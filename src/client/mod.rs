@@ -12,8 +12,10 @@
 pub mod batch;
 pub mod classic;
 pub mod get_many;
+mod join;
 pub mod meta;
 pub mod noreply;
+mod pool;
 mod types;
 
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub use types::{CasOutcome, Item, Stats, StoreOptions};
 use crate::conn::{ConnConfig, Connection, ServerAddr};
 use crate::error::{Error, InputError, ProtocolError, Result};
 use crate::proto::{Expect, Features, Limits, Reply, Version};
+use pool::Pool;
 
 /// A memcached client. See the [crate docs](crate) for an example.
 #[derive(Clone, Debug)]
@@ -39,9 +42,20 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Inner {
-    conn: Connection,
+    pool: Pool,
     request_timeout: Option<Duration>,
     features: Features,
+}
+
+/// Which connection a request takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Route<'a> {
+    /// The connection this key hashes to.
+    Key(&'a [u8]),
+    /// The connection at this index in the pool.
+    Conn(usize),
+    /// Any connection.
+    Any,
 }
 
 /// Builds a [`Client`] with non-default settings.
@@ -60,6 +74,7 @@ pub struct ClientBuilder {
     conn: ConnConfig,
     request_timeout: Option<Duration>,
     features: Option<Features>,
+    connections: usize,
 }
 
 impl Default for ClientBuilder {
@@ -68,6 +83,7 @@ impl Default for ClientBuilder {
             conn: ConnConfig::default(),
             request_timeout: Some(Duration::from_secs(1)),
             features: None,
+            connections: 2,
         }
     }
 }
@@ -101,6 +117,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How many connections to open to the server. Default 2. Each carries any number
+    /// of concurrent requests; a few let the server use several worker threads.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
+        self
+    }
+
     /// States what the server supports instead of asking it with `version` at connect
     /// time: for a proxy that does not answer `version`, or to pin behaviour.
     /// [`Features::CLASSIC`] keeps the client to the classic commands.
@@ -112,10 +135,10 @@ impl ClientBuilder {
     /// Connects to `server`.
     pub async fn connect(self, server: impl ToServerAddr) -> Result<Client> {
         let addr = server.to_server_addr()?;
-        let conn = Connection::connect(addr, self.conn).await?;
+        let pool = Pool::connect(addr, self.conn, self.connections).await?;
         let mut client = Client {
             inner: Arc::new(Inner {
-                conn,
+                pool,
                 request_timeout: self.request_timeout,
                 features: Features::CLASSIC,
             }),
@@ -125,7 +148,7 @@ impl ClientBuilder {
         // `version` (some proxies) is treated as classic-only.
         let features = match self.features {
             Some(f) => f,
-            None => match client.version().await {
+            None => match client.version_of(Route::Conn(0)).await {
                 Ok(v) => Features {
                     version: Version::parse(&v),
                 },
@@ -191,7 +214,7 @@ impl Client {
 
     /// The server this client talks to.
     pub fn server(&self) -> &ServerAddr {
-        self.inner.conn.addr()
+        self.inner.pool.first().addr()
     }
 
     /// What the server supports, from its `version` reply at connect time.
@@ -205,12 +228,25 @@ impl Client {
     }
 
     pub(crate) fn limits(&self) -> &Limits {
-        self.inner.conn.limits()
+        self.inner.pool.first().limits()
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    fn route(&self, route: Route<'_>) -> &Connection {
+        match route {
+            Route::Key(k) => self.inner.pool.for_key(k),
+            Route::Conn(i) => self.inner.pool.get(i),
+            Route::Any => self.inner.pool.any(),
+        }
     }
 
     /// Sends one request under the request timeout, in a `memcached` span.
     pub(crate) async fn call(
         &self,
+        route: Route<'_>,
         cmd: &'static str,
         keys: usize,
         expect: Expect,
@@ -224,7 +260,7 @@ impl Client {
             received = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let request = self.inner.conn.request(expect, encode);
+        let request = self.route(route).request(expect, encode);
         let result = match self.inner.request_timeout {
             Some(t) => tokio::time::timeout(t, request)
                 .instrument(span.clone())
@@ -241,6 +277,7 @@ impl Client {
     /// Queues a request with no reply, in a `memcached` span.
     pub(crate) fn send(
         &self,
+        route: Route<'_>,
         cmd: &'static str,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<()> {
@@ -251,7 +288,7 @@ impl Client {
             noreply = true,
             sent = tracing::field::Empty
         );
-        span.in_scope(|| self.inner.conn.send(encode))
+        span.in_scope(|| self.route(route).send(encode))
     }
 }
 

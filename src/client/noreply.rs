@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::{Client, StoreOptions};
+use super::{Client, Route, StoreOptions};
 use crate::error::Result;
 use crate::proto::Expiry;
 use crate::proto::encode::{self, ArithOp, Store, StoreVerb};
@@ -102,26 +102,28 @@ impl NoReply<'_> {
             value,
             noreply: true,
         };
-        self.client
-            .send(verb.verb(), |b| encode::store(b, &cmd, &limits))
+        self.client.send(Route::Key(key), verb.verb(), |b| {
+            encode::store(b, &cmd, &limits)
+        })
     }
 
     /// `delete <key> noreply`.
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.client
-            .send("delete", |b| encode::delete(b, key.as_ref(), true))
+        self.client.send(Route::Key(key.as_ref()), "delete", |b| {
+            encode::delete(b, key.as_ref(), true)
+        })
     }
 
     /// `incr <key> <delta> noreply`.
     pub fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<()> {
-        self.client.send("incr", |b| {
+        self.client.send(Route::Key(key.as_ref()), "incr", |b| {
             encode::arith(b, ArithOp::Incr, key.as_ref(), delta, true)
         })
     }
 
     /// `decr <key> <delta> noreply`.
     pub fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<()> {
-        self.client.send("decr", |b| {
+        self.client.send(Route::Key(key.as_ref()), "decr", |b| {
             encode::arith(b, ArithOp::Decr, key.as_ref(), delta, true)
         })
     }
@@ -129,21 +131,33 @@ impl NoReply<'_> {
     /// `touch <key> <exptime> noreply`.
     pub fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<()> {
         let expiry = expiry.into();
-        self.client
-            .send("touch", |b| encode::touch(b, key.as_ref(), expiry, true))
+        self.client.send(Route::Key(key.as_ref()), "touch", |b| {
+            encode::touch(b, key.as_ref(), expiry, true)
+        })
     }
 
-    /// `flush_all [delay] noreply`.
+    /// `flush_all [delay] noreply`, on every connection, so that no later request of
+    /// this client, whatever its key, can overtake it (flushing is idempotent).
     pub fn flush_all(&self, delay: Option<Duration>) -> Result<()> {
-        self.client
-            .send("flush_all", |b| encode::flush_all(b, delay, true))
+        self.every_connection("flush_all", |b| encode::flush_all(b, delay, true))
     }
 
-    /// `verbosity <level> noreply`.
+    /// `verbosity <level> noreply`, on every connection (see [`flush_all`](Self::flush_all)).
     pub fn verbosity(&self, level: u32) -> Result<()> {
-        self.client.send("verbosity", |b| {
+        self.every_connection("verbosity", |b| {
             encode::verbosity(b, level, true);
             Ok(())
         })
+    }
+
+    fn every_connection(
+        &self,
+        cmd: &'static str,
+        encode: impl Fn(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
+    ) -> Result<()> {
+        for i in 0..self.client.pool().len() {
+            self.client.send(Route::Conn(i), cmd, &encode)?;
+        }
+        Ok(())
     }
 }
