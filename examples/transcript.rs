@@ -1,5 +1,7 @@
 //! Prints a wire transcript of every classic command against a fresh memcached: the
-//! exact bytes each way, escaped, from the client's TRACE-level wire log.
+//! exact bytes each way, escaped, from the client's TRACE-level wire log. Then the same
+//! few calls from a default client, which on a server with meta commands sends their
+//! meta forms.
 //!
 //! `cargo run --example transcript` — the transcripts in protocol-notes.md come from it.
 
@@ -20,7 +22,12 @@ async fn main() -> mcaside::Result<()> {
         .with_ansi(false)
         .init();
     let server = server::Memcached::start();
-    let c = Client::connect(server.addr.as_str()).await?;
+    // Classic commands only, one connection: what the protocol notes describe first.
+    let c = Client::builder()
+        .features(mcaside::proto::Features::CLASSIC)
+        .connections(1)
+        .connect(server.addr.as_str())
+        .await?;
     let step = |title: &str| println!("\n## {title}");
 
     step("set, get, gets");
@@ -71,5 +78,24 @@ async fn main() -> mcaside::Result<()> {
     c.flush_all(None).await?;
     c.version().await?;
     c.verbosity(1).await?;
+
+    step("a default client: the same calls in meta form");
+    let m = Client::builder()
+        .connections(1)
+        .connect(server.addr.as_str())
+        .await?;
+    m.set(
+        "greeting",
+        "hello",
+        StoreOptions::new()
+            .flags(42)
+            .expiry(Duration::from_secs(60)),
+    )
+    .await?;
+    m.get("greeting").await?;
+    m.gets("greeting").await?;
+    m.add("greeting", "again", Expiry::Never).await?;
+    m.delete("greeting").await?;
+    m.get_many(["greeting", "nobody"]).await?;
     Ok(())
 }

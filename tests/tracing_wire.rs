@@ -46,23 +46,27 @@ async fn wire_bytes_and_request_spans_are_logged() {
     assert!(c.get("traced").await.unwrap().is_some());
 
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains(r"> set traced 0 0 4\r\na\r\nb\r\n"), "{log}");
-    assert!(log.contains(r"< STORED\r\n"), "{log}");
+    // On a server with meta commands, set and get travel as ms and mg.
+    assert!(log.contains(r"> ms traced 4\r\na\r\nb\r\n"), "{log}");
+    assert!(log.contains(r"< HD\r\n"), "{log}");
+    assert!(log.contains(r"> mg traced f v\r\n"), "{log}");
+    assert!(log.contains(r"< VA 4 f0\r\na\r\nb\r\n"), "{log}");
+    // The request spans carry the command, key count, server, byte counts and outcome.
     assert!(
-        log.contains(r"< VALUE traced 0 4\r\na\r\nb\r\nEND\r\n"),
-        "{log}"
-    );
-    // The request spans carry the command, key count, byte counts and outcome.
-    assert!(
-        log.contains("cmd=\"set\"") && log.contains("outcome=\"STORED\""),
-        "{log}"
-    );
-    assert!(
-        log.contains("cmd=\"get\"") && log.contains("outcome=\"hit\""),
+        log.contains("cmd=\"set\"") && log.contains("outcome=\"HD\""),
         "{log}"
     );
     assert!(
-        log.contains("sent=24") && log.contains("received=8"),
+        log.contains("cmd=\"get\"") && log.contains("outcome=\"VA\""),
         "{log}"
     );
+    assert!(
+        log.contains("sent=19") && log.contains("received=4"),
+        "{log}"
+    );
+    // Every wire line names its server, whoever drove the socket.
+    let server_field = format!("server={}", server.addr);
+    for line in log.lines().filter(|l| l.contains("mcaside::wire")) {
+        assert!(line.contains(&server_field), "{line}");
+    }
 }

@@ -1,7 +1,10 @@
 //! Pipelined meta batches: many requests, one write, one round trip.
 //!
-//! Every request in a batch carries an opaque token (`O<index>`), and the batch ends with
-//! `mn`. The server answers in order, skipping what quiet requests (`q`) suppress, and
+//! Like every request of the client, each request of a batch goes on the connection its
+//! key hashes to, so it is ordered after earlier requests for the same key (a `noreply`
+//! set, say); a batch whose keys span several connections is sent as one part per
+//! connection, concurrently. Every request carries an opaque token (`O<index>`), and each
+//! part ends with `mn`. The server answers in order, skipping what quiet requests (`q`) suppress, and
 //! closes with `MN`; each reply is matched to its request by the opaque token it echoes,
 //! never by key (an item vivified from a base64 key comes back with its key raw on
 //! 1.6.18, so keys are not a safe match).
@@ -15,6 +18,7 @@
 
 use bytes::BytesMut;
 
+use super::join::join_all;
 use super::{Client, Route, unexpected};
 use crate::error::{Error, InputError, ProtocolError, Result, ServerError};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
@@ -71,15 +75,22 @@ impl BatchOutcome {
 #[derive(Debug)]
 pub struct MetaBatch<'c> {
     client: &'c Client,
+    /// One part per connection of the pool; empty for connections no key maps to.
+    parts: Vec<Part>,
+    len: usize,
+}
+
+/// The requests of a batch that go on one connection.
+#[derive(Debug, Default)]
+struct Part {
     buf: BytesMut,
     requests: Vec<Request>,
-    /// The connection the batch goes on: its first key's, so the batch is ordered
-    /// after earlier requests for that key.
-    conn: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Request {
+    /// The request's index in the whole batch (and its opaque token).
+    index: usize,
     quiet: bool,
     silent: MetaCode,
 }
@@ -89,9 +100,8 @@ impl Client {
     pub fn meta_batch(&self) -> MetaBatch<'_> {
         MetaBatch {
             client: self,
-            buf: BytesMut::new(),
-            requests: Vec::new(),
-            conn: None,
+            parts: (0..self.pool().len()).map(|_| Part::default()).collect(),
+            len: 0,
         }
     }
 }
@@ -148,43 +158,56 @@ impl MetaBatch<'_> {
 
     /// The number of requests added.
     pub fn len(&self) -> usize {
-        self.requests.len()
+        self.len
     }
 
     /// True if no request was added.
     pub fn is_empty(&self) -> bool {
-        self.requests.is_empty()
+        self.len == 0
     }
 
-    /// Sends every request and `mn` in one write, and returns one outcome per request,
-    /// in the order they were added.
+    /// Sends every request (with `mn` after each connection's part) and returns one
+    /// outcome per request, in the order they were added.
     pub async fn send(self) -> Result<Vec<BatchOutcome>> {
-        if self.requests.is_empty() {
-            return Ok(Vec::new());
+        let MetaBatch { client, parts, len } = self;
+        let parts: Vec<(usize, Part)> = parts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, p)| !p.requests.is_empty())
+            .collect();
+        let replies = join_all(
+            parts
+                .iter()
+                .map(|(conn, part)| {
+                    client.call(
+                        Route::Conn(*conn),
+                        "meta batch",
+                        part.requests.len(),
+                        Expect::MetaBatch,
+                        |b| {
+                            b.extend_from_slice(&part.buf);
+                            meta::mn(b);
+                            Ok(())
+                        },
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let mut out: Vec<Option<BatchOutcome>> = vec![None; len];
+        for ((_, part), reply) in parts.iter().zip(replies) {
+            let outcomes = match reply? {
+                Reply::MetaBatch(entries) => match_by_opaque(&part.requests, entries)?,
+                other => return Err(unexpected("meta batch", &other)),
+            };
+            for (r, o) in part.requests.iter().zip(outcomes) {
+                out[r.index] = Some(o);
+            }
         }
-        let MetaBatch {
-            client,
-            buf,
-            requests,
-            conn,
-        } = self;
-        let reply = client
-            .call(
-                Route::Conn(conn.unwrap_or(0)),
-                "meta batch",
-                requests.len(),
-                Expect::MetaBatch,
-                |b| {
-                    b.extend_from_slice(&buf);
-                    meta::mn(b);
-                    Ok(())
-                },
-            )
-            .await?;
-        match reply {
-            Reply::MetaBatch(entries) => match_by_opaque(&requests, entries),
-            other => Err(unexpected("meta batch", &other)),
-        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every request is in one part"))
+            .collect())
     }
 
     /// The opaque token the next request gets: its index. A caller's own token would
@@ -196,7 +219,7 @@ impl MetaBatch<'_> {
             }
             .into());
         }
-        Ok(self.requests.len() as u64)
+        Ok(self.len as u64)
     }
 
     fn push(
@@ -206,11 +229,15 @@ impl MetaBatch<'_> {
         silent: MetaCode,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<usize> {
-        encode(&mut self.buf)?;
-        self.conn
-            .get_or_insert_with(|| self.client.pool().index_of(key));
-        self.requests.push(Request { quiet, silent });
-        Ok(self.requests.len() - 1)
+        let part = &mut self.parts[self.client.pool().index_of(key)];
+        encode(&mut part.buf)?;
+        part.requests.push(Request {
+            index: self.len,
+            quiet,
+            silent,
+        });
+        self.len += 1;
+        Ok(self.len - 1)
     }
 }
 
@@ -228,7 +255,8 @@ fn match_by_opaque(requests: &[Request], entries: Vec<BatchEntry>) -> Result<Vec
                     .opaque
                     .as_deref()
                     .and_then(|o| std::str::from_utf8(o).ok()?.parse::<usize>().ok())
-                    .filter(|&i| i >= gap_start && i < requests.len())
+                    .and_then(|global| requests.binary_search_by_key(&global, |r| r.index).ok())
+                    .filter(|&i| i >= gap_start)
                     .ok_or_else(|| {
                         out_of_step("a reply whose opaque token matches no pending request")
                     })?;

@@ -1,9 +1,16 @@
 //! The classic text commands as `Client` methods.
 //!
-//! Each method validates its input (through the encoders in [`crate::proto::encode`]),
-//! sends one request and maps the reply to a natural Rust type: a miss is `None`,
+//! Each method validates its input (through the encoders in [`crate::proto`]), sends
+//! one request and maps the reply to a natural Rust type: a miss is `None`,
 //! `NOT_STORED`/`NOT_FOUND`/`EXISTS` are `false` or an enum, and only failures are
 //! errors.
+//!
+//! The hot ones choose their form on the wire. On a server with meta commands, `get`,
+//! `gets`, `gat`, `gats`, the storage commands and `delete` go out as `mg`, `ms` and
+//! `md`: memcached answers a pipeline of meta commands in a few large writes, where it
+//! answers pipelined classic `get`s one send each. On a classic-only server (an older
+//! memcached, a proxy), single-key retrievals queued together are merged into one
+//! multi-key `get` (see [`crate::conn`]). Either way the outcome is the same.
 
 use std::time::Duration;
 
@@ -12,7 +19,8 @@ use bytes::Bytes;
 use super::{CasOutcome, Client, Item, Route, Stats, StoreOptions, unexpected};
 use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
-use crate::proto::{Expect, Expiry, Reply, Status};
+use crate::proto::meta::{self, MetaDelete, MetaGet, MetaSet, SetMode};
+use crate::proto::{Expect, Expiry, Feature, MetaCode, Reply, Status};
 
 impl Client {
     /// `get`: the item stored under `key`, or `None`.
@@ -54,13 +62,25 @@ impl Client {
     }
 
     async fn get_one(&self, kind: GetKind, key: &[u8]) -> Result<Option<Item>> {
-        let reply = self
-            .call(Route::Key(key), kind.verb(), 1, Expect::Value, |b| {
-                encode::get(b, kind, [key]).map(drop)
+        let route = Route::Key(key);
+        if !self.features().has(Feature::Meta) {
+            return match self
+                .call_with(route, kind.verb(), 1, |conn| conn.request_get(kind, key))
+                .await?
+            {
+                Reply::Value(v) => Ok(v.map(Item::from)),
+                other => Err(unexpected(kind.verb(), &other)),
+            };
+        }
+        let features = self.features();
+        let flags = meta_get_flags(kind);
+        match self
+            .call(route, kind.verb(), 1, Expect::Meta, |b| {
+                meta::mg(b, key, &flags, &features)
             })
-            .await?;
-        match reply {
-            Reply::Value(v) => Ok(v.map(Item::from)),
+            .await?
+        {
+            Reply::Meta(m) => Item::from_meta(m).map_err(|()| unexpected_code(kind.verb())),
             other => Err(unexpected(kind.verb(), &other)),
         }
     }
@@ -189,7 +209,16 @@ impl Client {
         value: &[u8],
         o: StoreOptions,
     ) -> Result<Status> {
-        let limits = *self.limits();
+        let (route, limits, features) = (Route::Key(key), *self.limits(), self.features());
+        if features.has(Feature::Meta) {
+            let flags = meta_set_flags(verb, o);
+            let reply = self
+                .call(route, verb.verb(), 1, Expect::Meta, |b| {
+                    meta::ms(b, key, value, &flags, &limits, &features)
+                })
+                .await?;
+            return meta_status(reply, verb.verb());
+        }
         let cmd = Store {
             verb,
             key,
@@ -199,7 +228,7 @@ impl Client {
             noreply: false,
         };
         status(
-            self.call(Route::Key(key), verb.verb(), 1, Expect::Status, |b| {
+            self.call(route, verb.verb(), 1, Expect::Status, |b| {
                 encode::store(b, &cmd, &limits)
             })
             .await?,
@@ -209,14 +238,23 @@ impl Client {
 
     /// `delete`: `true` if the item existed.
     pub async fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let key = key.as_ref();
-        match status(
-            self.call(Route::Key(key), "delete", 1, Expect::Status, |b| {
-                encode::delete(b, key, false)
-            })
-            .await?,
-            "delete",
-        )? {
+        let (key, features) = (key.as_ref(), self.features());
+        let outcome = if features.has(Feature::Meta) {
+            let reply = self
+                .call(Route::Key(key), "delete", 1, Expect::Meta, |b| {
+                    meta::md(b, key, &MetaDelete::new(), &features)
+                })
+                .await?;
+            meta_status(reply, "delete")?
+        } else {
+            let reply = self
+                .call(Route::Key(key), "delete", 1, Expect::Status, |b| {
+                    encode::delete(b, key, false)
+                })
+                .await?;
+            status(reply, "delete")?
+        };
+        match outcome {
             Status::Deleted => Ok(true),
             Status::NotFound => Ok(false),
             s => Err(unexpected("delete", &Reply::Status(s))),
@@ -364,4 +402,61 @@ fn status(reply: Reply, cmd: &str) -> Result<Status> {
 
 fn lossy(b: Bytes) -> String {
     String::from_utf8_lossy(&b).into_owned()
+}
+
+/// The `mg` flags that make it answer like the classic retrieval `kind`.
+pub(crate) fn meta_get_flags(kind: GetKind) -> MetaGet {
+    let flags = MetaGet::new().value().client_flags();
+    match kind {
+        GetKind::Get => flags,
+        GetKind::Gets => flags.cas(),
+        GetKind::Gat(e) => flags.touch(e),
+        GetKind::Gats(e) => flags.cas().touch(e),
+    }
+}
+
+/// The `ms` flags that make it act like the classic storage command `verb`.
+fn meta_set_flags(verb: StoreVerb, o: StoreOptions) -> MetaSet {
+    let mode = match verb {
+        StoreVerb::Set | StoreVerb::Cas(_) => SetMode::Set,
+        StoreVerb::Add => SetMode::Add,
+        StoreVerb::Replace => SetMode::Replace,
+        StoreVerb::Append => SetMode::Append,
+        StoreVerb::Prepend => SetMode::Prepend,
+    };
+    let mut flags = MetaSet::new().mode(mode);
+    // Like the classic commands, append and prepend keep the item's flags and expiry.
+    if !matches!(verb, StoreVerb::Append | StoreVerb::Prepend) {
+        if o.flags != 0 {
+            flags = flags.client_flags(o.flags);
+        }
+        if o.expiry != Expiry::Never {
+            flags = flags.ttl(o.expiry);
+        }
+    }
+    if let StoreVerb::Cas(cas) = verb {
+        flags = flags.compare_cas(cas);
+    }
+    flags
+}
+
+/// A meta reply to `ms`/`md` as the classic status it stands for.
+fn meta_status(reply: Reply, cmd: &str) -> Result<Status> {
+    match reply {
+        Reply::Meta(m) => Ok(match m.code {
+            MetaCode::Header if cmd == "delete" => Status::Deleted,
+            MetaCode::Header => Status::Stored,
+            MetaCode::NotStored => Status::NotStored,
+            MetaCode::Exists => Status::Exists,
+            MetaCode::NotFound => Status::NotFound,
+            MetaCode::Value | MetaCode::Miss => return Err(unexpected_code(cmd)),
+        }),
+        other => Err(unexpected(cmd, &other)),
+    }
+}
+
+fn unexpected_code(cmd: &str) -> crate::Error {
+    crate::Error::Protocol(crate::ProtocolError::Unexpected(format!(
+        "a meta return code that does not answer {cmd}"
+    )))
 }

@@ -13,7 +13,7 @@ use super::join::join_all;
 use super::{Client, Item, Route, unexpected};
 use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};
-use crate::proto::meta::{self, MetaGet};
+use crate::proto::meta;
 use crate::proto::{BatchEntry, Expect, Expiry, Feature, MetaCode, Reply, Value, check_key};
 
 /// How many keys go into one classic `get` line. memcached takes very long lines, but
@@ -141,13 +141,7 @@ impl Client {
         keys: &[K],
     ) -> Result<Vec<Option<Item>>> {
         let features = self.features();
-        let mut flags = MetaGet::new().value().client_flags().quiet();
-        match kind {
-            GetKind::Get => {}
-            GetKind::Gets => flags = flags.cas(),
-            GetKind::Gat(e) => flags = flags.touch(e),
-            GetKind::Gats(e) => flags = flags.cas().touch(e),
-        }
+        let flags = super::classic::meta_get_flags(kind).quiet();
         let reply = self
             .call(
                 Route::Conn(conn),
@@ -185,11 +179,7 @@ impl Client {
                         m.code.as_str()
                     )))
                 })?;
-            *slot = Some(Item {
-                value: m.value.unwrap_or_default(),
-                flags: m.flags.client_flags.unwrap_or(0),
-                cas: m.flags.cas,
-            });
+            *slot = Item::from_meta(m).ok().flatten();
         }
         Ok(out)
     }

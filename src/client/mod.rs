@@ -235,7 +235,7 @@ impl Client {
         &self.inner.pool
     }
 
-    fn route(&self, route: Route<'_>) -> &Connection {
+    fn route<'a>(&'a self, route: Route<'_>) -> &'a Connection {
         match route {
             Route::Key(k) => self.inner.pool.for_key(k),
             Route::Conn(i) => self.inner.pool.get(i),
@@ -252,15 +252,35 @@ impl Client {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<Reply> {
+        self.call_with(route, cmd, keys, |conn| conn.request(expect, encode))
+            .await
+    }
+
+    /// Like [`call`](Self::call), with the request made by `request` on the routed
+    /// connection (for requests that are not a plain encode, such as coalesced gets).
+    pub(crate) async fn call_with<'a, F>(
+        &'a self,
+        route: Route<'_>,
+        cmd: &'static str,
+        keys: usize,
+        request: impl FnOnce(&'a Connection) -> F,
+    ) -> Result<Reply>
+    where
+        F: std::future::Future<Output = Result<Reply>>,
+    {
+        let conn = self.route(route);
+        // `server` is here as well as on the connection's own span because a lone
+        // caller drives the socket itself, and the wire log then runs in this span.
         let span = tracing::debug_span!(
             "memcached",
             cmd,
             keys,
+            server = %conn.addr(),
             sent = tracing::field::Empty,
             received = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let request = self.route(route).request(expect, encode);
+        let request = request(conn);
         let result = match self.inner.request_timeout {
             Some(t) => tokio::time::timeout(t, request)
                 .instrument(span.clone())

@@ -27,6 +27,22 @@ impl From<Value> for Item {
     }
 }
 
+impl Item {
+    /// The item in a meta reply: `Some` for `VA` (a hit), `None` for `EN` (a miss),
+    /// and `Err(())` for anything else.
+    pub(crate) fn from_meta(m: crate::proto::MetaReply) -> Result<Option<Item>, ()> {
+        match m.code {
+            crate::proto::MetaCode::Value => Ok(Some(Item {
+                value: m.value.unwrap_or_default(),
+                flags: m.flags.client_flags.unwrap_or(0),
+                cas: m.flags.cas,
+            })),
+            crate::proto::MetaCode::Miss => Ok(None),
+            _ => Err(()),
+        }
+    }
+}
+
 /// Flags and expiry for a storage command.
 ///
 /// Anything that converts to an [`Expiry`] converts to `StoreOptions` with flags 0, so

@@ -23,6 +23,7 @@ mod driver;
 mod queue;
 mod request;
 mod session;
+mod sink;
 mod transport;
 
 use std::sync::Arc;
@@ -128,6 +129,29 @@ impl Connection {
     ) -> Result<Reply, Error> {
         let shared = &*self.handle.shared;
         let queued = shared.enqueue(Some(expect), encode)?;
+        let span = tracing::Span::current();
+        span.record("sent", queued.sent);
+        let delivery = request::Request {
+            shared,
+            rx: queued.rx.expect("a waiter was queued"),
+            ticket: queued.ticket,
+        }
+        .await?;
+        span.record("received", delivery.received);
+        delivery.outcome
+    }
+
+    /// A single-key retrieval in classic form (`get`, `gets`, `gat`, `gats`), merged
+    /// with the single-key retrievals queued just before it into one multi-key command
+    /// when possible. For servers without meta commands, where this saves the server a
+    /// send per key. The reply is a [`Reply::Value`].
+    pub async fn request_get(
+        &self,
+        kind: crate::proto::encode::GetKind,
+        key: &[u8],
+    ) -> Result<Reply, Error> {
+        let shared = &*self.handle.shared;
+        let queued = shared.enqueue_get(kind, key)?;
         let span = tracing::Span::current();
         span.record("sent", queued.sent);
         let delivery = request::Request {

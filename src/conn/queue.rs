@@ -17,13 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::oneshot;
 
 use super::session::{End, Session};
+use super::sink::{GetGroup, Sink};
 use super::{ConnConfig, ServerAddr};
 use crate::error::{Error, InputError};
-use crate::proto::{Expect, Reply};
+use crate::proto::encode::{self, GetKind};
+use crate::proto::{Expect, Reply, check_key};
 
 /// What a caller receives: its reply, and how many bytes of the stream it took.
 pub(crate) struct Delivery {
@@ -31,11 +33,14 @@ pub(crate) struct Delivery {
     pub received: usize,
 }
 
-/// A caller waiting for a reply of a given shape.
+/// A caller (or a group of coalesced gets) waiting for a reply of a given shape.
 pub(crate) struct Waiter {
     pub expect: Expect,
-    pub tx: oneshot::Sender<Delivery>,
+    pub sink: Sink,
 }
+
+/// The most single-key gets merged into one `get` line.
+const MAX_COALESCED_GETS: usize = 64;
 
 /// Where the connection stands.
 #[derive(Debug, Clone)]
@@ -133,13 +138,7 @@ impl Shared {
         expect: Option<Expect>,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<Queued, Error> {
-        let (rx, sent) = {
-            let mut st = self.lock();
-            match &st.link {
-                Link::Down(e) => return Err(e.clone()),
-                Link::Shutdown => return Err(Error::Closed),
-                Link::Connecting | Link::Up => {}
-            }
+        self.enqueue_with(|st| {
             let start = st.write_buf.len();
             if let Err(e) = encode(&mut st.write_buf) {
                 // Encoders write nothing on error; this keeps that true even for a
@@ -150,10 +149,77 @@ impl Shared {
             let sent = st.write_buf.len() - start;
             let rx = expect.map(|expect| {
                 let (tx, rx) = oneshot::channel();
-                st.queued.push_back(Waiter { expect, tx });
+                st.queued.push_back(Waiter {
+                    expect,
+                    sink: Sink::One(tx),
+                });
                 rx
             });
-            (rx, sent)
+            Ok((rx, sent))
+        })
+    }
+
+    /// Queues a single-key retrieval, merged into the `get` line queued just before it
+    /// when there is one of the same kind with room (see [`super::sink`]). The reply is
+    /// a [`Reply::Value`].
+    pub fn enqueue_get(&self, kind: GetKind, key: &[u8]) -> Result<Queued, Error> {
+        // The key is checked here because merging it into a queued line bypasses the
+        // encoder; a group's expiry (for gat) was checked when the group was started.
+        check_key(key)?;
+        self.enqueue_with(|st| {
+            let (tx, rx) = oneshot::channel();
+            let end = st.write_buf.len();
+            let member = (Bytes::copy_from_slice(key), tx);
+            if let Some(Waiter {
+                sink: Sink::Gets(group),
+                ..
+            }) = st.queued.back_mut()
+                && group.kind == kind
+                && group.line_end == end
+                && group.members.len() < MAX_COALESCED_GETS
+            {
+                // `get a\r\n` becomes `get a b\r\n`.
+                st.write_buf.truncate(end - 2);
+                st.write_buf.put_u8(b' ');
+                st.write_buf.put_slice(key);
+                st.write_buf.put_slice(b"\r\n");
+                let group = match st.queued.back_mut() {
+                    Some(Waiter {
+                        sink: Sink::Gets(g),
+                        ..
+                    }) => g,
+                    _ => unreachable!("matched above"),
+                };
+                group.members.push(member);
+                group.line_end = st.write_buf.len();
+                return Ok((Some(rx), key.len() + 1));
+            }
+            encode::get(&mut st.write_buf, kind, [key])?;
+            st.queued.push_back(Waiter {
+                expect: Expect::Values { commands: 1 },
+                sink: Sink::Gets(GetGroup {
+                    kind,
+                    members: vec![member],
+                    line_end: st.write_buf.len(),
+                }),
+            });
+            Ok((Some(rx), st.write_buf.len() - end))
+        })
+    }
+
+    /// Queues under the state lock with `push`, then decides who drives the session.
+    fn enqueue_with(
+        &self,
+        push: impl FnOnce(&mut State) -> Result<(Option<oneshot::Receiver<Delivery>>, usize), Error>,
+    ) -> Result<Queued, Error> {
+        let (rx, sent) = {
+            let mut st = self.lock();
+            match &st.link {
+                Link::Down(e) => return Err(e.clone()),
+                Link::Shutdown => return Err(Error::Closed),
+                Link::Connecting | Link::Up => {}
+            }
+            push(&mut st)?
         };
         let ticket = {
             let mut slot = self.slot();
@@ -222,10 +288,7 @@ impl Shared {
             if let Link::Down(e) = &link {
                 // Nothing queued now can be sent: fail it rather than let it wait.
                 for w in st.queued.drain(..) {
-                    let _ = w.tx.send(Delivery {
-                        outcome: Err(e.clone()),
-                        received: 0,
-                    });
+                    w.sink.deliver(Err(e.clone()), 0);
                 }
                 st.write_buf.clear();
             }

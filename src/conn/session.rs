@@ -22,10 +22,10 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::oneshot;
 use tracing::trace;
 
-use super::queue::{Delivery, Link, Shared};
+use super::queue::{Link, Shared};
+use super::sink::Sink;
 use super::transport::Transport;
 use crate::error::{Error, ProtocolError};
 use crate::proto::{Assembler, Decoder, Escaped, Limits};
@@ -47,7 +47,7 @@ pub(crate) enum End {
 /// A request whose bytes were handed to the socket, waiting for its reply.
 struct InFlight {
     reply: Assembler,
-    tx: oneshot::Sender<Delivery>,
+    sink: Sink,
     received: usize,
 }
 
@@ -92,7 +92,7 @@ impl Session {
                     std::mem::swap(&mut self.out, &mut st.write_buf);
                     self.in_flight.extend(st.queued.drain(..).map(|w| InFlight {
                         reply: Assembler::new(w.expect),
-                        tx: w.tx,
+                        sink: w.sink,
                         received: 0,
                     }));
                 }
@@ -171,11 +171,8 @@ impl Session {
             let Some(frame) = frame else { return Ok(()) };
             if let Some(outcome) = front.reply.push(frame)? {
                 let done = self.in_flight.pop_front().expect("front exists");
-                // An Err here means the caller gave up; its reply ends here.
-                let _ = done.tx.send(Delivery {
-                    outcome: outcome.map_err(Error::Server),
-                    received: done.received,
-                });
+                done.sink
+                    .deliver(outcome.map_err(Error::Server), done.received);
             }
         }
     }
@@ -183,10 +180,7 @@ impl Session {
     /// Fails every request in flight with `e`.
     pub fn fail_in_flight(&mut self, e: &Error) {
         for w in self.in_flight.drain(..) {
-            let _ = w.tx.send(Delivery {
-                outcome: Err(e.clone()),
-                received: w.received,
-            });
+            w.sink.deliver(Err(e.clone()), w.received);
         }
     }
 }

@@ -11,6 +11,7 @@ mod faults;
 mod harness;
 mod limits;
 mod meta;
+mod pipelining;
 
 use mcaside::Client;
 pub use server::Memcached;

@@ -1,0 +1,205 @@
+//! How concurrent requests go on the wire, seen through a counting proxy in front of a
+//! real memcached: coalesced classic gets, meta forms for single-key commands.
+
+use std::sync::{Arc, Mutex};
+
+use mcaside::proto::Features;
+use mcaside::{Client, Expiry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Memcached;
+
+/// A proxy that forwards bytes both ways and keeps a copy of what the client sent.
+async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let record = sent.clone();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = TcpStream::connect(&upstream).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    record.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            });
+        }
+    });
+    (addr, sent)
+}
+
+fn lines_starting(sent: &Arc<Mutex<Vec<u8>>>, prefix: &str) -> Vec<String> {
+    String::from_utf8_lossy(&sent.lock().unwrap())
+        .split("\r\n")
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_classic_gets_share_get_lines() {
+    let server = Memcached::start();
+    let (addr, sent) = recording_proxy(server.addr.clone()).await;
+    let c = Client::builder()
+        .connections(1)
+        .features(Features::CLASSIC)
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    for i in (0..50).step_by(2) {
+        c.set(format!("k{i}"), format!("v{i}"), Expiry::Never)
+            .await
+            .unwrap();
+    }
+    let keys: Vec<String> = (0..50)
+        .map(|i| format!("k{}", i % 50))
+        .chain(["k0".into(), "k1".into()])
+        .collect();
+    // Each get is its own future, all polled together, as 52 tasks would.
+    let gets: Vec<_> = keys.iter().map(|k| c.get(k)).collect();
+    let results = join_all(gets).await;
+    for (k, r) in keys.iter().zip(results) {
+        let i: usize = k[1..].parse().unwrap();
+        let got = r.unwrap().map(|item| item.value);
+        assert_eq!(
+            got.as_deref(),
+            i.is_multiple_of(2)
+                .then(|| format!("v{i}"))
+                .as_deref()
+                .map(str::as_bytes),
+            "{k}"
+        );
+    }
+    let get_lines = lines_starting(&sent, "get ");
+    assert!(
+        get_lines.len() <= 3,
+        "52 gets should travel in at most 3 lines, got {}: {get_lines:?}",
+        get_lines.len()
+    );
+    assert_eq!(
+        get_lines
+            .iter()
+            .map(|l| l.split(' ').count() - 1)
+            .sum::<usize>(),
+        52
+    );
+}
+
+#[tokio::test]
+async fn a_noreply_write_between_gets_is_not_overtaken() {
+    let server = Memcached::start();
+    let (addr, sent) = recording_proxy(server.addr.clone()).await;
+    let c = Client::builder()
+        .connections(1)
+        .features(Features::CLASSIC)
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    c.set("k", "old", Expiry::Never).await.unwrap();
+    let first = c.get("k");
+    let second = c.get("k");
+    let mut first = Box::pin(first);
+    let mut second = Box::pin(second);
+    // Queue: get k, then a noreply set, then get k: the second get must see the set,
+    // so it cannot be merged into the first get's line.
+    let _ = futures_poll_once(first.as_mut()).await;
+    c.noreply().set("k", "new", Expiry::Never).unwrap();
+    let _ = futures_poll_once(second.as_mut()).await;
+    assert_eq!(&first.await.unwrap().unwrap().value[..], b"old");
+    assert_eq!(&second.await.unwrap().unwrap().value[..], b"new");
+    assert_eq!(lines_starting(&sent, "get ").len(), 2);
+}
+
+#[tokio::test]
+async fn a_dropped_coalesced_get_leaves_the_others_their_replies() {
+    let server = Memcached::start();
+    let c = Client::builder()
+        .connections(1)
+        .features(Features::CLASSIC)
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    for k in ["a", "b", "c"] {
+        c.set(k, k, Expiry::Never).await.unwrap();
+    }
+    let mut a = Box::pin(c.get("a"));
+    let mut b = Box::pin(c.get("b"));
+    let mut cc = Box::pin(c.get("c"));
+    for f in [a.as_mut(), b.as_mut(), cc.as_mut()] {
+        let _ = futures_poll_once(f).await;
+    }
+    drop(b);
+    assert_eq!(&a.await.unwrap().unwrap().value[..], b"a");
+    assert_eq!(&cc.await.unwrap().unwrap().value[..], b"c");
+    assert_eq!(&c.get("b").await.unwrap().unwrap().value[..], b"b");
+}
+
+#[tokio::test]
+async fn on_a_meta_server_single_key_commands_use_meta_forms() {
+    let server = Memcached::start();
+    let (addr, sent) = recording_proxy(server.addr.clone()).await;
+    let c = Client::connect(addr.as_str()).await.unwrap();
+    c.set("k", "v", std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        c.add("k", "x", Expiry::Never)
+            .await
+            .is_ok_and(|stored| !stored)
+    );
+    c.get("k").await.unwrap().unwrap();
+    let cas = c.gets("k").await.unwrap().unwrap().cas.unwrap();
+    assert_eq!(
+        c.cas("k", "w", cas, Expiry::Never).await.unwrap(),
+        mcaside::CasOutcome::Stored
+    );
+    assert!(c.delete("k").await.unwrap());
+    assert_eq!(lines_starting(&sent, "ms ").len(), 3);
+    assert_eq!(lines_starting(&sent, "mg ").len(), 2);
+    assert_eq!(lines_starting(&sent, "md ").len(), 1);
+    assert!(lines_starting(&sent, "get ").is_empty() && lines_starting(&sent, "set ").is_empty());
+}
+
+/// Polls a future once.
+async fn futures_poll_once<F: std::future::Future>(
+    f: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    let mut f = Some(f);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(f.take().unwrap().poll(cx))).await
+}
+
+/// Polls all the futures together until all are done.
+async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
