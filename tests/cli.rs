@@ -64,10 +64,15 @@ fn set_get_incr_delete_and_exit_codes() {
 #[test]
 fn wire_option_prints_both_directions() {
     let server = Memcached::start();
+    // On a 1.6 server the client sends the meta form; --classic keeps the classic one.
     let o = mcaside(&server, &["--wire", "set", "k", "a b"]);
     let wire = stderr(&o);
-    assert!(wire.contains(r"> set k 0 0 3\r\na b\r\n"), "{wire}");
-    assert!(wire.contains(r"< STORED\r\n"), "{wire}");
+    assert!(wire.contains(r"> ms k 3\r\na b\r\n"), "{wire}");
+    assert!(wire.contains(r"< HD\r\n"), "{wire}");
+    let o = mcaside(&server, &["--wire", "--classic", "get", "k"]);
+    let wire = stderr(&o);
+    assert!(wire.contains(r"> get k\r\n"), "{wire}");
+    assert!(wire.contains(r"< VALUE k 0 3\r\na b\r\nEND\r\n"), "{wire}");
 }
 
 #[test]

@@ -1,17 +1,20 @@
 //! `mcaside`: talk to a memcached from the command line, and watch the bytes.
 //!
 //! ```text
-//! mcaside [--server HOST:PORT|PATH] [--wire] <command>
+//! mcaside [--server HOST:PORT|PATH]... [--wire] <command>
 //!   get KEY | set KEY VALUE [--ttl S] [--flags N] | delete KEY | incr KEY [DELTA]
 //!   stats [GROUP] | version
 //!   meta mg|ms|md|ma KEY [VALUE] [FLAG...]     e.g. meta mg user:1 v c t N30
 //!   raw LINE...                                 each LINE sent as is, plus \r\n
+//!   bench [--workload get|set|mget|mixed] ...   a load generator; see `bench --help`
 //! ```
 //!
 //! `--wire` prints every byte sent (`>`) and received (`<`), escaped, one line per
-//! write or read. Built with `--features cli`, so that the library itself does not
+//! write or read. `--classic` keeps to the classic commands, which a default client
+//! replaces with their meta forms on a server that has them. Built with `--features cli`, so that the library itself does not
 //! depend on clap.
 
+mod bench;
 mod meta_args;
 mod raw;
 mod wire;
@@ -20,7 +23,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 use mcaside::proto::{Escaped, MetaReply};
 use mcaside::{Client, Expiry, StoreOptions};
 
@@ -31,18 +34,23 @@ use mcaside::{Client, Expiry, StoreOptions};
     about = "Talk to memcached, and watch the wire"
 )]
 struct Cli {
-    /// The server: HOST:PORT, or a Unix socket path.
+    /// The server: HOST:PORT, or a Unix socket path. Only `bench` takes several.
     #[arg(
         long,
         short,
         global = true,
         env = "MCASIDE_SERVER",
-        default_value = "127.0.0.1:11211"
+        default_value = "127.0.0.1:11211",
+        action = ArgAction::Append
     )]
-    server: String,
+    server: Vec<String>,
     /// Print the exact bytes sent (>) and received (<), escaped.
     #[arg(long, global = true)]
     wire: bool,
+    /// Use only the classic commands, as against an older server or a proxy (by
+    /// default, single-key commands go out in their meta forms on a 1.6+ server).
+    #[arg(long, global = true)]
+    classic: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +96,9 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         wait_ms: u64,
     },
+    /// Generate load: preload a key space, then run a workload and report throughput,
+    /// latency percentiles and the server's own counters.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,10 +106,14 @@ fn main() -> ExitCode {
     if cli.wire {
         wire::install();
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = match cli.command {
+        // A load generator needs every core; a one-shot command is better off on one.
+        Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .expect("a tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         // `mcaside stats | head`: the reader went away; that is not an error.
@@ -116,16 +131,21 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Command::Raw { lines, wait_ms } = &cli.command {
-        return raw::run(
-            &cli.server,
-            lines,
-            Duration::from_millis(*wait_ms),
-            cli.wire,
-        )
-        .await;
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(&cli.server, args).await;
     }
-    let client = Client::connect(cli.server.as_str()).await?;
+    let server = match cli.server.as_slice() {
+        [one] => one.as_str(),
+        _ => return Err("--server is given more than once; only bench takes several".into()),
+    };
+    if let Command::Raw { lines, wait_ms } = &cli.command {
+        return raw::run(server, lines, Duration::from_millis(*wait_ms), cli.wire).await;
+    }
+    let mut builder = Client::builder().connections(1);
+    if cli.classic {
+        builder = builder.features(mcaside::proto::Features::CLASSIC);
+    }
+    let client = builder.connect(server).await?;
     let found = |yes: bool| {
         if yes {
             ExitCode::SUCCESS
@@ -192,7 +212,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             print_meta(&reply)?;
             ExitCode::SUCCESS
         }
-        Command::Raw { .. } => unreachable!("handled above"),
+        Command::Raw { .. } | Command::Bench(_) => unreachable!("handled above"),
     })
 }
 
