@@ -9,7 +9,8 @@
 //! all of them, and mcaside's ratio to async-memcached. memcslap, when installed, runs
 //! the 64-connection get scenario too (ops/s only: it reports no percentiles).
 //!
-//! Knobs: `MCASIDE_BENCH_SECS` (per run, default 2), `MCASIDE_BENCH_ROUNDS` (default 3).
+//! Knobs: `MCASIDE_BENCH_SECS` (per run, default 2), `MCASIDE_BENCH_ROUNDS` (default 3),
+//! `MCASIDE_BENCH_ONLY` (run only the scenarios whose name contains this text).
 
 #[path = "../tests/support/server.rs"]
 mod server;
@@ -99,7 +100,8 @@ fn main() {
         "| scenario | client | ops/s (median) | p50 µs | p99 µs | vs async-memcached | target |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for s in &scenarios {
+    let only = std::env::var("MCASIDE_BENCH_ONLY").unwrap_or_default();
+    for s in scenarios.iter().filter(|s| s.name.contains(only.as_str())) {
         let mut samples: Vec<Vec<Sample>> = s.peers.iter().map(|_| Vec::new()).collect();
         let mut clients: Vec<peers::Clients> = s
             .peers

@@ -81,6 +81,9 @@ pub(crate) struct Slot {
     pub mode: Mode,
     /// How the last session ended, when a caller (not the I/O task) saw it end.
     pub ended: Option<End>,
+    /// The fast-path caller's waker. That caller waits on the socket, not on its reply
+    /// channel, so when the I/O task takes over it must be told to wait on the channel.
+    pub caller_waker: Option<Waker>,
 }
 
 pub(crate) struct Shared {
@@ -113,6 +116,7 @@ impl Shared {
                 session: None,
                 mode: Mode::Task,
                 ended: None,
+                caller_waker: None,
             }),
             tickets: AtomicU64::new(1),
             addr,
@@ -221,6 +225,7 @@ impl Shared {
             }
             push(&mut st)?
         };
+        let mut displaced = None;
         let ticket = {
             let mut slot = self.slot();
             match slot.mode {
@@ -235,6 +240,7 @@ impl Shared {
                     // Someone else is (or may be) driving for just themselves: from now
                     // on the I/O task drives, for everyone.
                     slot.mode = Mode::Task;
+                    displaced = slot.caller_waker.take();
                     None
                 }
                 Mode::Task => None,
@@ -243,23 +249,32 @@ impl Shared {
         if ticket.is_none() {
             self.wake_task();
         }
+        if let Some(w) = displaced {
+            w.wake();
+        }
         Ok(Queued { rx, sent, ticket })
     }
 
     /// A fast-path caller is done (or dropped): hand the session back. If anything is
-    /// still in flight, the I/O task takes over driving; otherwise the session is idle,
-    /// and the task is woken anyway to watch the socket (it notices a server that closes
-    /// an idle connection).
+    /// still in flight, the I/O task takes over driving. Otherwise the session is simply
+    /// idle, and nobody is woken: a sequential caller's next request takes the fast path
+    /// again without a single thread hand-off. (A close while idle is found by that next
+    /// request's first read, before it is sent; see [`Session::poll`].)
     pub fn release(&self, ticket: u64) {
         let mut slot = self.slot();
         if slot.mode != Mode::Caller(ticket) {
             return;
         }
+        slot.caller_waker = None;
         let idle =
             slot.session.as_ref().is_none_or(Session::is_idle) && self.lock().queued.is_empty();
-        slot.mode = if idle { Mode::Idle } else { Mode::Task };
-        drop(slot);
-        self.wake_task();
+        if idle {
+            slot.mode = Mode::Idle;
+        } else {
+            slot.mode = Mode::Task;
+            drop(slot);
+            self.wake_task();
+        }
     }
 
     /// Wakes the I/O task, unless it was woken since it last looked.

@@ -34,9 +34,27 @@ impl Future for Request<'_> {
     type Output = Result<Delivery, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(ticket) = self.ticket
-            && !drive(self.shared, ticket, cx)
-        {
+        if let Some(ticket) = self.ticket {
+            if drive(self.shared, ticket, cx) {
+                // Driving, this caller waits on the socket. Its reply, if the session
+                // just delivered it, is read without registering a waker on the
+                // channel: the delivery would otherwise wake this very task while it
+                // runs, and the scheduler would poll it once more for nothing (and,
+                // on a multi-threaded runtime, unpark another worker to do it).
+                return match self.rx.try_recv() {
+                    Ok(delivery) => {
+                        self.ticket = None;
+                        self.shared.release(ticket);
+                        Poll::Ready(Ok(delivery))
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        self.ticket = None;
+                        self.shared.release(ticket);
+                        Poll::Ready(Err(Error::Closed))
+                    }
+                };
+            }
             self.ticket = None;
         }
         match Pin::new(&mut self.rx).poll(cx) {
@@ -71,7 +89,13 @@ fn drive(shared: &Shared, ticket: u64, cx: &mut Context<'_>) -> bool {
         return false;
     };
     match session.poll(shared, cx) {
-        Poll::Pending => true,
+        Poll::Pending => {
+            match &slot.caller_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => slot.caller_waker = Some(cx.waker().clone()),
+            }
+            true
+        }
         Poll::Ready(end) => {
             // Fail everything in flight (this request included), and leave the rest to
             // the I/O task: it reconnects.
@@ -81,6 +105,7 @@ fn drive(shared: &Shared, ticket: u64, cx: &mut Context<'_>) -> bool {
             }
             slot.ended = Some(end);
             slot.mode = Mode::Task;
+            slot.caller_waker = None;
             drop(guard);
             shared.wake_task();
             false

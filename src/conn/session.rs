@@ -3,12 +3,12 @@
 //!
 //! [`Session::poll`] does three things, until none of them can make progress:
 //!
-//! 1. take everything callers have queued (one buffer swap, so one write carries every
-//!    request queued since the last one);
-//! 2. write as much as the socket accepts;
-//! 3. read what has arrived, decode frames, and hand each finished reply to the oldest
+//! 1. read what has arrived, decode frames, and hand each finished reply to the oldest
 //!    waiter. A waiter whose caller has gone (timeout, `select!`, drop) still gets its
-//!    reply routed to it, and the reply is dropped there: it cannot reach anyone else.
+//!    reply routed to it, and the reply is dropped there: it cannot reach anyone else;
+//! 2. take everything callers have queued (one buffer swap, so one write carries every
+//!    request queued since the last one);
+//! 3. write as much as the socket accepts.
 //!
 //! Writing and reading happen in the same poll, so a deep pipeline cannot deadlock with
 //! the server (both sides blocked writing, nobody reading). The session does not care
@@ -84,7 +84,30 @@ impl Session {
         loop {
             let mut progress = false;
 
-            // 1. Take what callers queued (only once the previous batch is fully written,
+            // 1. Read first. Besides routing replies, this finds a connection the server
+            //    closed while it sat idle *before* any queued request is taken from the
+            //    shared queue: those requests then go out on the new connection instead
+            //    of failing with this one.
+            loop {
+                if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
+                    self.rbuf.reserve(READ_CHUNK);
+                }
+                match poll_read_buf(&mut self.io, cx, &mut self.rbuf) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(End::Broken(Error::Closed)),
+                    Poll::Ready(Ok(n)) => {
+                        let start = self.rbuf.len() - n;
+                        trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
+                        progress = true;
+                        if let Err(e) = self.dispatch() {
+                            return Poll::Ready(End::Broken(e));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
+                    Poll::Pending => break,
+                }
+            }
+
+            // 2. Take what callers queued (only once the previous batch is fully written,
             //    so waiters join `in_flight` in the order their bytes go out).
             {
                 let mut st = shared.lock();
@@ -103,7 +126,7 @@ impl Session {
                 }
             }
 
-            // 2. Write.
+            // 3. Write.
             while !self.out.is_empty() {
                 match Pin::new(&mut self.io).poll_write(cx, &self.out) {
                     Poll::Ready(Ok(0)) => {
@@ -125,27 +148,6 @@ impl Session {
                     Poll::Ready(Ok(())) => self.needs_flush = false,
                     Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
                     Poll::Pending => {}
-                }
-            }
-
-            // 3. Read, even with nothing in flight, so that a server closing an idle
-            //    connection is noticed at once rather than by the next request.
-            loop {
-                if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
-                    self.rbuf.reserve(READ_CHUNK);
-                }
-                match poll_read_buf(&mut self.io, cx, &mut self.rbuf) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(End::Broken(Error::Closed)),
-                    Poll::Ready(Ok(n)) => {
-                        let start = self.rbuf.len() - n;
-                        trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
-                        progress = true;
-                        if let Err(e) = self.dispatch() {
-                            return Poll::Ready(End::Broken(e));
-                        }
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
-                    Poll::Pending => break,
                 }
             }
 

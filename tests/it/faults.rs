@@ -202,3 +202,25 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     outputs.into_iter().map(Option::unwrap).collect()
 }
+
+#[tokio::test]
+async fn a_connection_closed_while_idle_costs_the_next_request_nothing() {
+    // The server closes connections idle for more than a second.
+    let server = Memcached::start_with(&["-o", "idle_timeout=1"]);
+    let c = Client::builder()
+        .connections(1)
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    c.set("k", "v", Expiry::Never).await.unwrap();
+    let before = server.stat("total_connections");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        server.stat("idle_kicks") >= 1,
+        "the server closed the idle connection"
+    );
+    // The close is found before this request is sent, which then goes out on a new
+    // connection: no error.
+    assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"v");
+    assert!(server.stat("total_connections") > before, "it reconnected");
+}
