@@ -48,7 +48,8 @@ fn install(shared: &Shared, io: Transport) {
 async fn run(shared: Arc<Shared>) {
     let mut backoff = shared.config.backoff_min;
     loop {
-        match poll_fn(|cx| drive(&shared, cx)).await {
+        let mut yielded = false;
+        match poll_fn(|cx| drive(&shared, &mut yielded, cx)).await {
             End::Shutdown => return,
             End::Broken(e) => match e {
                 Error::Closed => debug!("server closed the connection"),
@@ -82,8 +83,19 @@ async fn run(shared: Arc<Shared>) {
 
 /// One wake-up of the I/O task: drive the session unless a fast-path caller is.
 /// Returns how the session ended.
-fn drive(shared: &Shared, cx: &mut Context<'_>) -> Poll<End> {
-    shared.lock().register(cx.waker());
+///
+/// When new requests are queued and nothing is being written, the task first yields
+/// once. The scheduler runs a task woken by another one right after it, so without this
+/// the first of many callers woken by a batch of replies would wake the I/O task, which
+/// would write that one request alone, then the second, and so on. After the yield,
+/// every caller that was ready to run has queued its request, and one write carries
+/// them all (and memcached answers them in one go).
+fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End> {
+    let has_queued = {
+        let mut st = shared.lock();
+        st.register(cx.waker());
+        !st.write_buf.is_empty()
+    };
     let mut guard = shared.slot();
     let slot = &mut *guard;
     let Some(session) = slot.session.as_mut() else {
@@ -95,6 +107,13 @@ fn drive(shared: &Shared, cx: &mut Context<'_>) -> Poll<End> {
         // when another request arrives.
         return Poll::Pending;
     }
+    if has_queued && !*yielded && session.is_writing_done() {
+        *yielded = true;
+        slot.mode = Mode::Task;
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    *yielded = false;
     slot.mode = Mode::Task;
     match session.poll(shared, cx) {
         Poll::Ready(end) => {

@@ -75,7 +75,12 @@ impl Session {
 
     /// True when nothing is being written and no reply is awaited.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty() && self.out.is_empty() && !self.needs_flush
+        self.in_flight.is_empty() && self.is_writing_done()
+    }
+
+    /// True when the last batch has been written out in full.
+    pub fn is_writing_done(&self) -> bool {
+        self.out.is_empty() && !self.needs_flush
     }
 
     /// Moves bytes until neither writing nor reading can progress. `Pending` means the
