@@ -173,41 +173,46 @@ impl Shared {
         self.enqueue_with(|st| {
             let (tx, rx) = oneshot::channel();
             let end = st.write_buf.len();
-            let member = (Bytes::copy_from_slice(key), tx);
+            let State {
+                write_buf, queued, ..
+            } = st;
             if let Some(Waiter {
+                expect,
                 sink: Sink::Gets(group),
-                ..
-            }) = st.queued.back_mut()
+            }) = queued.back_mut()
                 && group.kind == kind
                 && group.line_end == end
                 && group.members.len() < MAX_COALESCED_GETS
             {
+                if let Some(first) = group.first.take() {
+                    // The second member: from now on the reply is a list of hits, matched
+                    // to members by key, so the first key is needed after all.
+                    let first_key = Bytes::copy_from_slice(&write_buf[group.first_key.clone()]);
+                    group.members.push((first_key, first));
+                    *expect = Expect::Values { commands: 1 };
+                }
                 // `get a\r\n` becomes `get a b\r\n`.
-                st.write_buf.truncate(end - 2);
-                st.write_buf.put_u8(b' ');
-                st.write_buf.put_slice(key);
-                st.write_buf.put_slice(b"\r\n");
-                let group = match st.queued.back_mut() {
-                    Some(Waiter {
-                        sink: Sink::Gets(g),
-                        ..
-                    }) => g,
-                    _ => unreachable!("matched above"),
-                };
-                group.members.push(member);
-                group.line_end = st.write_buf.len();
+                write_buf.truncate(end - 2);
+                write_buf.put_u8(b' ');
+                write_buf.put_slice(key);
+                write_buf.put_slice(b"\r\n");
+                group.members.push((Bytes::copy_from_slice(key), tx));
+                group.line_end = write_buf.len();
                 return Ok((Some(rx), key.len() + 1));
             }
-            encode::get(&mut st.write_buf, kind, [key])?;
-            st.queued.push_back(Waiter {
-                expect: Expect::Values { commands: 1 },
+            encode::get(write_buf, kind, [key])?;
+            let line_end = write_buf.len();
+            queued.push_back(Waiter {
+                expect: Expect::Value,
                 sink: Sink::Gets(GetGroup {
                     kind,
-                    members: vec![member],
-                    line_end: st.write_buf.len(),
+                    first: Some(tx),
+                    first_key: line_end - 2 - key.len()..line_end - 2,
+                    members: Vec::new(),
+                    line_end,
                 }),
             });
-            Ok((Some(rx), st.write_buf.len() - end))
+            Ok((Some(rx), line_end - end))
         })
     }
 

@@ -23,9 +23,18 @@ pub(crate) enum Sink {
 }
 
 /// Single-key gets sharing one command line.
+///
+/// A get alone costs no more than any request: its key is not copied and its reply is
+/// assembled as a single value. Only when a second get joins is the first key copied
+/// (out of the write buffer, where it still is) and the reply assembled as a list.
 pub(crate) struct GetGroup {
     pub kind: GetKind,
-    /// Each member's key and channel, in the order of the keys on the line.
+    /// The first member's channel, while it is the only member.
+    pub first: Option<oneshot::Sender<Delivery>>,
+    /// Where the first key sits in the write buffer, until a second get joins.
+    pub first_key: std::ops::Range<usize>,
+    /// With two or more members: every member's key and channel, in line order
+    /// (the first member included, its channel moved here).
     pub members: Vec<(Bytes, oneshot::Sender<Delivery>)>,
     /// Where this group's line ends in the write buffer; the group can take another key
     /// only while nothing has been queued after it.
@@ -47,7 +56,12 @@ impl Sink {
 
 impl GetGroup {
     fn deliver(self, outcome: Result<Reply, Error>, received: usize) {
-        let share = received / self.members.len().max(1);
+        if let Some(first) = self.first {
+            // Alone, and assembled as a single value (`Expect::Value`).
+            let _ = first.send(Delivery { outcome, received });
+            return;
+        }
+        let share = received / self.members.len();
         let mut values = match outcome {
             Ok(Reply::Values(values)) => values.into_iter().peekable(),
             Ok(other) => {
@@ -68,7 +82,11 @@ impl GetGroup {
     }
 
     fn fail(self, e: &Error, share: usize) {
-        for (_, tx) in self.members {
+        for tx in self
+            .first
+            .into_iter()
+            .chain(self.members.into_iter().map(|(_, tx)| tx))
+        {
             let _ = tx.send(Delivery {
                 outcome: Err(e.clone()),
                 received: share,
