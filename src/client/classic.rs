@@ -405,7 +405,7 @@ fn lossy(b: Bytes) -> String {
 }
 
 /// The `mg` flags that make it answer like the classic retrieval `kind`.
-pub(crate) fn meta_get_flags(kind: GetKind) -> MetaGet {
+fn meta_get_flags(kind: GetKind) -> MetaGet {
     let flags = MetaGet::new().value().client_flags();
     match kind {
         GetKind::Get => flags,

@@ -1,10 +1,13 @@
 //! Many keys in one round trip: `get_many` and its `gets`/`gat`/`gats` forms.
 //!
-//! On a server with meta commands, each key becomes a quiet `mg <key> v f q O<i>`, and an
-//! `mn` closes the batch: misses cost nothing on the wire, and each hit is matched to
-//! its key by the opaque index it echoes. On a classic-only server (an old memcached, a
-//! proxy), the keys go out as `get` commands of up to 256 keys each, written together,
-//! and hits are matched to keys by order (the server answers keys in the order asked).
+//! The keys go out as classic `get` commands of up to 256 keys each, written together,
+//! on every server: misses cost nothing on the wire, and hits are matched to keys by
+//! order (the server answers keys in the order asked, and leaves misses out). On a
+//! server with meta commands the alternative is a quiet `mg <key> v f q O<i>` per key
+//! closed by `mn` (what [`MetaBatch`](super::MetaBatch) sends); measured on memcached
+//! 1.6.18 with 100 keys of 100 bytes, the one multi-key `get` was 1.2 to 1.6 times
+//! faster in every round, because the server parses and answers one command instead of
+//! a hundred.
 //!
 //! Either way every key is validated before anything is written, and the result has one
 //! entry per key asked, in order.
@@ -13,8 +16,7 @@ use super::join::join_all;
 use super::{Client, Item, Route, unexpected};
 use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};
-use crate::proto::meta;
-use crate::proto::{BatchEntry, Expect, Expiry, Feature, MetaCode, Reply, Value, check_key};
+use crate::proto::{Expect, Expiry, Reply, Value, check_key};
 
 /// How many keys go into one classic `get` line. memcached takes very long lines, but
 /// proxies are stricter, and shorter commands let the server start answering sooner.
@@ -91,7 +93,7 @@ impl Client {
         }
         let pool = self.pool();
         if pool.len() == 1 {
-            return self.get_many_on(0, kind, &keys).await;
+            return self.get_many_classic(0, kind, &keys).await;
         }
         // Each key goes on its own connection, as single-key requests do, so this read
         // comes after any earlier write of the same key; the parts run concurrently.
@@ -108,7 +110,7 @@ impl Client {
         let results = join_all(
             parts
                 .iter()
-                .map(|(conn, part)| self.get_many_on(*conn, kind, part))
+                .map(|(conn, part)| self.get_many_classic(*conn, kind, part))
                 .collect(),
         )
         .await;
@@ -117,69 +119,6 @@ impl Client {
             for (&i, item) in groups[*conn].iter().zip(result?) {
                 out[i] = item;
             }
-        }
-        Ok(out)
-    }
-
-    async fn get_many_on<K: AsRef<[u8]>>(
-        &self,
-        conn: usize,
-        kind: GetKind,
-        keys: &[K],
-    ) -> Result<Vec<Option<Item>>> {
-        if self.features().has(Feature::Meta) {
-            self.get_many_meta(conn, kind, keys).await
-        } else {
-            self.get_many_classic(conn, kind, keys).await
-        }
-    }
-
-    async fn get_many_meta<K: AsRef<[u8]>>(
-        &self,
-        conn: usize,
-        kind: GetKind,
-        keys: &[K],
-    ) -> Result<Vec<Option<Item>>> {
-        let features = self.features();
-        let flags = super::classic::meta_get_flags(kind).quiet();
-        let reply = self
-            .call(
-                Route::Conn(conn),
-                kind.verb(),
-                keys.len(),
-                Expect::MetaBatch,
-                |b| {
-                    for (i, k) in keys.iter().enumerate() {
-                        meta::mg(b, k.as_ref(), &flags.opaque(i as u64), &features)?;
-                    }
-                    meta::mn(b);
-                    Ok(())
-                },
-            )
-            .await?;
-        let Reply::MetaBatch(entries) = reply else {
-            return Err(unexpected(kind.verb(), &reply));
-        };
-        let mut out: Vec<Option<Item>> = vec![None; keys.len()];
-        for entry in entries {
-            let m = match entry {
-                BatchEntry::Meta(m) => m,
-                BatchEntry::Error(e) => return Err(Error::Server(e)),
-            };
-            let slot = m
-                .flags
-                .opaque
-                .as_deref()
-                .and_then(|o| std::str::from_utf8(o).ok()?.parse::<usize>().ok())
-                .and_then(|i| out.get_mut(i))
-                .filter(|s| s.is_none() && m.code == MetaCode::Value)
-                .ok_or_else(|| {
-                    Error::Protocol(ProtocolError::Unexpected(format!(
-                        "{} with an opaque token matching no pending get",
-                        m.code.as_str()
-                    )))
-                })?;
-            *slot = Item::from_meta(m).ok().flatten();
         }
         Ok(out)
     }
