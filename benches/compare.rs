@@ -167,26 +167,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs memcslap's get test with `concurrency` connections, if it is installed.
 fn memcslap(addr: &str, concurrency: usize) -> Option<f64> {
-    let per_conn = 20_000;
+    let per_conn = 2_000;
     let out = std::process::Command::new("memcslap")
         .args([
             format!("--servers={addr}"),
             format!("--concurrency={concurrency}"),
             format!("--execute-number={per_conn}"),
             "--test=get".into(),
-            "--flush".into(),
         ])
         .output()
         .ok()?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    // "Took 1.234 seconds to read data"
-    let secs: f64 = text
-        .lines()
-        .find(|l| l.contains("to read data"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some((per_conn * concurrency) as f64 / secs)
+    // "Time to get          128000 keys by   64 threads:     3.638 seconds."
+    let line = text.lines().find(|l| l.starts_with("Time to get"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let keys: f64 = words.get(3)?.parse().ok()?;
+    let secs: f64 = words.iter().rev().nth(1)?.parse().ok()?;
+    Some(keys / secs)
 }
