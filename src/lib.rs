@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod client;
 pub mod conn;
 pub mod error;

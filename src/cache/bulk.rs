@@ -1,0 +1,344 @@
+//! Many keys at once: one round trip for the reads, one call of a batch loader for the
+//! misses, and still one load per key across callers.
+//!
+//! Every key this caller leads (see [`super::flight`]) is read in one pipelined batch
+//! (`mg ... N` on a meta server: hits come back and leases are won in the same round
+//! trip). Keys whose lease another process holds are read again, all together, with a
+//! doubling pause, up to the wait bound. Then the batch loader is called once, with
+//! every key that needs loading, *after* their leases were taken (a row read before its
+//! lease could predate an invalidation), and the fills go back in one more batch, each
+//! with its lease's cas. Keys another caller of this process is fetching are waited for.
+
+use std::collections::HashMap;
+
+use super::envelope::Stored;
+use super::flight::Joined;
+use super::metrics::Counters;
+use super::{BoxError, Cache, CacheError, Codec, Found, Shared, keys};
+use crate::client::BatchOutcome;
+use crate::proto::MetaCode;
+use crate::proto::meta::{MetaGet, MetaSet};
+
+impl<C: Codec> Cache<C> {
+    /// [`get_or_load`](Cache::get_or_load) for many keys. `loader` is called at most
+    /// once, with the keys that need loading (in the order given), and must return one
+    /// entry per key it was given: `Some(row)`, or `None` for a row that does not exist.
+    /// The result has one entry per key asked.
+    pub async fn get_or_load_many<K, F, Fut, E>(
+        &self,
+        keys: &[K],
+        loader: F,
+    ) -> Result<Vec<Option<C::Value>>, CacheError>
+    where
+        K: AsRef<[u8]> + Clone,
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Vec<Option<C::Value>>, E>>,
+        E: Into<BoxError>,
+    {
+        let inner = &*self.inner;
+        let version = inner.namespace_version().await?;
+        let wires: Vec<String> = keys
+            .iter()
+            .map(|k| keys::wire_key(&inner.namespace, version, k.as_ref()))
+            .collect();
+        // Lead the keys nobody in this process is fetching; follow the others.
+        let mut leads = HashMap::new();
+        let mut follows = Vec::new();
+        for (i, w) in wires.iter().enumerate() {
+            if leads.contains_key(w.as_str()) {
+                continue;
+            }
+            match inner.flights.join(w) {
+                Joined::Leader(lead) => {
+                    leads.insert(w.as_str(), (i, lead));
+                }
+                Joined::Follower(f) => {
+                    Counters::add(&inner.counters.coalesced, 1);
+                    follows.push((i, f));
+                }
+            }
+        }
+        let mut results: HashMap<&str, Shared> = HashMap::new();
+        let mut to_load: Vec<(&str, Option<u64>)> = Vec::new();
+
+        // One pipelined read for every key led; then, for keys another process holds
+        // the lease of, pipelined re-reads with a doubling pause, up to the wait bound.
+        let mut pending: Vec<&str> = leads.keys().copied().collect();
+        let deadline = std::time::Instant::now() + inner.config.max_wait;
+        let mut pause = std::time::Duration::from_millis(5);
+        let mut first = true;
+        while !pending.is_empty() {
+            if !first {
+                if std::time::Instant::now() + pause > deadline {
+                    Counters::add(&inner.counters.wait_timeouts, pending.len() as u64);
+                    match inner.config.on_wait_timeout {
+                        super::OnWaitTimeout::Fail => {
+                            for w in pending.drain(..) {
+                                results.insert(w, Err(CacheError::WaitTimeout));
+                            }
+                        }
+                        // Loaded with the rest, and not stored: the lease holder will.
+                        super::OnWaitTimeout::LoadWithoutStoring => {
+                            to_load.extend(pending.drain(..).map(|w| (w, None)));
+                        }
+                    }
+                    break;
+                }
+                Counters::add(&inner.counters.lease_waits, pending.len() as u64);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            pending = if inner.meta {
+                self.read_batch_meta(&pending, first, &mut results, &mut to_load)
+                    .await?
+            } else {
+                self.read_batch_classic(&pending, first, &mut results, &mut to_load)
+                    .await?
+            };
+            first = false;
+        }
+
+        // One loader call for everything that needs loading; one pipelined fill for the
+        // keys whose lease this caller holds.
+        if !to_load.is_empty() {
+            let key_of: HashMap<&str, &K> = wires.iter().map(String::as_str).zip(keys).collect();
+            let asked: Vec<K> = to_load.iter().map(|(w, _)| key_of[w].clone()).collect();
+            Counters::add(&inner.counters.loads, to_load.len() as u64);
+            let started = std::time::Instant::now();
+            match loader(asked).await {
+                Ok(rows) if rows.len() == to_load.len() => {
+                    let took = started.elapsed();
+                    let mut fills = Vec::new();
+                    for ((w, cas), row) in to_load.iter().zip(&rows) {
+                        match inner.seal(row, took) {
+                            Ok((data, found, ttl)) => {
+                                if let Some(cas) = cas {
+                                    fills.push((*w, *cas, data, ttl));
+                                }
+                                results.insert(w, Ok(found));
+                            }
+                            Err(e) => {
+                                results.insert(w, Err(e));
+                            }
+                        }
+                    }
+                    let refused = self.fill_batch(fills).await?;
+                    Counters::add(&inner.counters.fills_refused, refused);
+                }
+                Ok(rows) => {
+                    let e = CacheError::Load(std::sync::Arc::from(BoxError::from(format!(
+                        "the batch loader returned {} rows for {} keys",
+                        rows.len(),
+                        to_load.len()
+                    ))));
+                    for (w, _) in &to_load {
+                        results.insert(w, Err(e.clone()));
+                    }
+                }
+                Err(e) => {
+                    let e = CacheError::Load(std::sync::Arc::from(e.into()));
+                    for (w, _) in &to_load {
+                        results.insert(w, Err(e.clone()));
+                    }
+                }
+            }
+        }
+
+        // Hand every led key's result to its followers, then collect ours.
+        for (w, (_, lead)) in leads {
+            let shared = results
+                .get(w)
+                .cloned()
+                .unwrap_or(Err(CacheError::WaitTimeout));
+            let _ = lead.finish(shared);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        let mut followed: HashMap<usize, Shared> = HashMap::new();
+        for (i, f) in follows {
+            let shared = match f.wait().await {
+                Some(s) => s,
+                // Its leader was cancelled: report it, rather than load without a loader.
+                None => Err(CacheError::WaitTimeout),
+            };
+            followed.insert(i, shared);
+        }
+        for (i, w) in wires.iter().enumerate() {
+            let shared = match followed.remove(&i) {
+                Some(s) => s,
+                None => results
+                    .get(w.as_str())
+                    .cloned()
+                    .unwrap_or(Err(CacheError::WaitTimeout)),
+            };
+            out.push(inner.decode(shared?)?);
+        }
+        Ok(out)
+    }
+
+    /// Reads `keys` in one pipelined batch with `mg ... N`: hits go to `results`, keys
+    /// whose lease this caller won to `to_load` with their cas; the keys another
+    /// process holds the lease of are returned, to be read again.
+    async fn read_batch_meta<'w>(
+        &self,
+        keys: &[&'w str],
+        first: bool,
+        results: &mut HashMap<&'w str, Shared>,
+        to_load: &mut Vec<(&'w str, Option<u64>)>,
+    ) -> Result<Vec<&'w str>, CacheError> {
+        let inner = &*self.inner;
+        let flags = MetaGet::new()
+            .value()
+            .cas()
+            .client_flags()
+            .vivify(inner.config.lease_ttl);
+        let mut batch = inner.client.meta_batch();
+        for w in keys {
+            batch.get(w, &flags)?;
+        }
+        let mut still = Vec::new();
+        for (&w, outcome) in keys.iter().zip(batch.send().await?) {
+            let r = match outcome {
+                BatchOutcome::Reply(r) => r,
+                BatchOutcome::Failed(e) | BatchOutcome::MaybeFailed(e) => {
+                    results.insert(w, Err(CacheError::Memcached(crate::Error::Server(e))));
+                    continue;
+                }
+                BatchOutcome::Silent(_) => {
+                    still.push(w);
+                    continue;
+                }
+            };
+            let stored = match (r.code, r.value) {
+                (MetaCode::Value, Some(data)) => {
+                    match inner.open(data, r.flags.client_flags.unwrap_or(0)) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            results.insert(w, Err(e));
+                            continue;
+                        }
+                    }
+                }
+                _ => Stored::Placeholder,
+            };
+            let servable = !r.flags.stale || inner.config.serve_stale.is_some();
+            match stored {
+                _ if r.flags.won => {
+                    Counters::add(&inner.counters.lease_wins, 1);
+                    if first {
+                        Counters::add(&inner.counters.misses, 1);
+                    }
+                    to_load.push((w, Some(r.flags.cas.unwrap_or(0))));
+                }
+                Stored::Value(e) if servable => {
+                    Counters::add(&inner.counters.hits, 1);
+                    results.insert(w, Ok(Found::Value(e.payload)));
+                }
+                Stored::Absent(_) if servable => {
+                    Counters::add(&inner.counters.hits, 1);
+                    results.insert(w, Ok(Found::Absent));
+                }
+                _ => {
+                    if first {
+                        Counters::add(&inner.counters.misses, 1);
+                    }
+                    still.push(w);
+                }
+            }
+        }
+        Ok(still)
+    }
+
+    /// The classic form of [`read_batch_meta`](Self::read_batch_meta): one `gets` of
+    /// every key, then for each miss an `add` of a lease placeholder and a `gets` of
+    /// its cas (two round trips per miss: the price of leases without meta commands).
+    async fn read_batch_classic<'w>(
+        &self,
+        keys: &[&'w str],
+        first: bool,
+        results: &mut HashMap<&'w str, Shared>,
+        to_load: &mut Vec<(&'w str, Option<u64>)>,
+    ) -> Result<Vec<&'w str>, CacheError> {
+        let inner = &*self.inner;
+        let items = inner.client.gets_many(keys).await?;
+        let mut still = Vec::new();
+        for (&w, item) in keys.iter().zip(items) {
+            let stored = match item {
+                Some(item) => match inner.open(item.value, item.flags) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        results.insert(w, Err(e));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            match stored {
+                Some(Stored::Value(e)) => {
+                    Counters::add(&inner.counters.hits, 1);
+                    results.insert(w, Ok(Found::Value(e.payload)));
+                    continue;
+                }
+                Some(Stored::Absent(_)) => {
+                    Counters::add(&inner.counters.hits, 1);
+                    results.insert(w, Ok(Found::Absent));
+                    continue;
+                }
+                Some(Stored::Placeholder) => {}
+                None => {
+                    if inner.client.add(w, b"", inner.config.lease_ttl).await?
+                        && let Some(p) = inner.client.gets(w).await?
+                        && p.value.is_empty()
+                    {
+                        Counters::add(&inner.counters.lease_wins, 1);
+                        if first {
+                            Counters::add(&inner.counters.misses, 1);
+                        }
+                        to_load.push((w, p.cas));
+                        continue;
+                    }
+                }
+            }
+            if first {
+                Counters::add(&inner.counters.misses, 1);
+            }
+            still.push(w);
+        }
+        Ok(still)
+    }
+
+    /// Stores loaded rows with the cas of their leases: one pipelined batch of
+    /// `ms ... C` on a meta server, `cas` commands otherwise. Returns how many fills
+    /// memcached refused (the item changed since its lease was taken).
+    async fn fill_batch(
+        &self,
+        fills: Vec<(&str, u64, bytes::Bytes, std::time::Duration)>,
+    ) -> Result<u64, CacheError> {
+        let inner = &*self.inner;
+        let flags = super::envelope::flags(C::ID);
+        let mut refused = 0;
+        if inner.meta {
+            let mut batch = inner.client.meta_batch();
+            for (w, cas, data, ttl) in &fills {
+                let mut f = MetaSet::new().ttl(*ttl).client_flags(flags);
+                if !inner.config.fill_without_cas {
+                    f = f.compare_cas(*cas);
+                }
+                batch.set(w, data, &f)?;
+            }
+            for outcome in batch.send().await? {
+                refused += u64::from(outcome.code() != Some(MetaCode::Header));
+            }
+        } else {
+            for (w, cas, data, ttl) in &fills {
+                let options = crate::StoreOptions::new().flags(flags).expiry(*ttl);
+                if inner.config.fill_without_cas {
+                    inner.client.set(w, data, options).await?;
+                    continue;
+                }
+                let outcome = inner.client.cas(w, data, *cas, options).await?;
+                refused += u64::from(outcome != crate::client::CasOutcome::Stored);
+            }
+        }
+        Ok(refused)
+    }
+}

@@ -1,0 +1,90 @@
+//! From a caller's key to a memcached key: namespaces, versions, and keys the wire
+//! cannot carry as they are.
+//!
+//! A cached row lives under `<namespace>:<version>:<key>`. The version belongs to the
+//! namespace and is stored in memcached itself, under `<namespace>#v`; invalidating a
+//! whole namespace is one change of that number, after which every old key is simply
+//! never asked for again (memcached evicts them in time). Reading it costs one lookup
+//! per namespace per request.
+//!
+//! A caller's key is used as it is when it is printable ASCII without `#` and fits the
+//! 250-byte limit with its prefix. Any other key (longer, with spaces, control bytes,
+//! non-ASCII, or `#`) becomes a readable prefix (its printable bytes, the rest shown as
+//! `_`), then `#`, then its 128-bit hash in hex: `user:7:J_rgen_M_ller#5f3c...`. As kept
+//! keys never contain `#` and hashed ones always do, a kept key never equals a hashed
+//! one; two hashed keys are equal only if their 128-bit hashes are.
+
+use super::hash::murmur3_128;
+use crate::proto::MAX_KEY_LEN;
+
+/// The longest namespace name.
+pub const MAX_NAMESPACE_LEN: usize = 64;
+
+/// A valid namespace name: 1 to 64 of `A-Z a-z 0-9 _ . -`.
+pub(crate) fn check_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= MAX_NAMESPACE_LEN
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// The key under which a namespace's version is stored.
+pub(crate) fn version_key(ns: &str) -> String {
+    format!("{ns}#v")
+}
+
+/// True for bytes a kept key may contain.
+fn plain(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b'#'
+}
+
+/// The memcached key for `key` in namespace `ns` at `version`. Always a valid key.
+pub(crate) fn wire_key(ns: &str, version: u64, key: &[u8]) -> String {
+    let prefix = format!("{ns}:{version}:");
+    if !key.is_empty() && prefix.len() + key.len() <= MAX_KEY_LEN && key.iter().all(|&b| plain(b)) {
+        // Every byte is printable ASCII, so this is the key itself.
+        return prefix + std::str::from_utf8(key).expect("ASCII");
+    }
+    let (h1, h2) = murmur3_128(key);
+    let hash = format!("#{h1:016x}{h2:016x}");
+    // As much of the key as fits, readable.
+    let room = MAX_KEY_LEN - prefix.len() - hash.len();
+    let readable: String = key
+        .iter()
+        .take(room)
+        .map(|&b| if plain(b) { b as char } else { '_' })
+        .collect();
+    prefix + &readable + &hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::check_key;
+
+    #[test]
+    fn kept_and_hashed() {
+        assert_eq!(wire_key("user", 7, b"123"), "user:7:123");
+        let hashed = wire_key("user", 7, "Jürgen Müller".as_bytes());
+        assert!(hashed.starts_with("user:7:J__rgen_M__ller#"), "{hashed}");
+        assert_eq!(hashed.len(), "user:7:J__rgen_M__ller#".len() + 32);
+        assert_ne!(wire_key("n", 1, b"a#b"), "n:1:a#b", "a # forces hashing");
+        assert_ne!(wire_key("n", 1, b""), "n:1:");
+        for len in [200, 240, 243, 244, 245, 250, 251, 1000] {
+            let k = vec![b'k'; len];
+            let w = wire_key("user", 7, &k);
+            assert!(check_key(w.as_bytes()).is_ok(), "{len}: {w}");
+        }
+        assert_eq!(
+            wire_key("user", 7, &[b'k'; 243]).len(),
+            250,
+            "kept at exactly 250"
+        );
+        assert!(
+            wire_key("user", 7, &[b'k'; 244]).contains('#'),
+            "hashed at 251"
+        );
+        assert!(check_namespace("user_v2.a-b") && !check_namespace("a:b") && !check_namespace(""));
+    }
+}

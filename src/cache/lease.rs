@@ -1,0 +1,183 @@
+//! The read path on a server with meta commands: leases by vivify.
+//!
+//! One `mg <key> v c f t N<lease ttl> [R<threshold>]` answers everything at once:
+//!
+//! | reply | meaning | this caller |
+//! |---|---|---|
+//! | value, no flag | a hit | returns it |
+//! | `W`, empty value | a miss, and the lease is ours | loads, fills with `ms ... C<cas>` |
+//! | `Z`, empty value | a miss, someone else holds the lease | waits and reads again |
+//! | value, `X` `W` | stale (invalidated), and the refresh is ours | loads, fills |
+//! | value, `X` `Z` | stale, someone else refreshes | serves it if serve-stale is on, else waits |
+//! | value, `W` (no `X`) | a hit close to expiry (`R`): ours to refresh early | loads, fills |
+//!
+//! The fill carries the cas that came with the lease; if the item changed since (an
+//! invalidation deleted it or marked it stale), memcached refuses it (`NF`/`EX`) and the
+//! row this caller read, which may predate the change, is not cached.
+
+use std::time::{Duration, Instant};
+
+use super::envelope::{Entry, Stored};
+use super::metrics::Counters;
+use super::{BoxError, Codec, Found, Inner, Loaded};
+use crate::proto::MetaCode;
+use crate::proto::meta::{MetaDelete, MetaGet, MetaSet};
+
+/// The first pause between polls while another caller loads; it doubles up to
+/// [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const MAX_PAUSE: Duration = Duration::from_millis(100);
+
+impl<C: Codec> Inner<C> {
+    pub(crate) async fn fetch_meta<F, Fut, E>(&self, wire: &str, loader: F) -> Loaded<C::Value>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let c = &self.counters;
+        let mut flags = MetaGet::new()
+            .value()
+            .cas()
+            .client_flags()
+            .vivify(self.config.lease_ttl);
+        if let Some(threshold) = self.config.early_refresh {
+            flags = flags.recache(threshold);
+        }
+        let deadline = Instant::now() + self.config.max_wait;
+        let mut pause = FIRST_PAUSE;
+        let mut missed = false;
+        loop {
+            let r = match self.client.meta_get(wire, &flags).await {
+                Ok(r) => r,
+                Err(e) => return fail(e.into()),
+            };
+            let stored = match (r.code, r.value) {
+                (MetaCode::Value, Some(data)) => {
+                    match self.open(data, r.flags.client_flags.unwrap_or(0)) {
+                        Ok(s) => s,
+                        Err(e) => return fail(e),
+                    }
+                }
+                // With N, memcached always answers with an item; be safe anyway.
+                _ => Stored::Placeholder,
+            };
+            let entry = match &stored {
+                Stored::Value(e) | Stored::Absent(e) => Some(e.clone()),
+                Stored::Placeholder => None,
+            };
+            if r.flags.won {
+                Counters::add(&c.lease_wins, 1);
+                match (&entry, r.flags.stale) {
+                    (None, _) => Counters::add(&c.misses, 1),
+                    (Some(_), false) => Counters::add(&c.early_refreshes, 1),
+                    (Some(_), true) => {}
+                }
+                let cas = r.flags.cas.unwrap_or(0);
+                return self
+                    .load_and_fill(wire, cas, loader, entry.map(|e| (stored, e)))
+                    .await;
+            }
+            match (&stored, r.flags.stale) {
+                (Stored::Value(_) | Stored::Absent(_), false) => {
+                    Counters::add(&c.hits, 1);
+                    return hit(stored);
+                }
+                (Stored::Value(_) | Stored::Absent(_), true)
+                    if self.config.serve_stale.is_some() =>
+                {
+                    Counters::add(&c.stale_served, 1);
+                    return hit(stored);
+                }
+                _ => {}
+            }
+            // Someone else is loading (or refreshing a stale value we may not serve).
+            if !missed {
+                missed = true;
+                Counters::add(&c.misses, 1);
+            }
+            if Instant::now() + pause > deadline {
+                return self.on_wait_timeout(loader).await;
+            }
+            Counters::add(&c.lease_waits, 1);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_PAUSE);
+        }
+    }
+
+    /// Loads as the lease holder and fills with the lease's cas. `previous` is the
+    /// value that was there (stale, or close to expiry), for stale-if-error.
+    async fn load_and_fill<F, Fut, E>(
+        &self,
+        wire: &str,
+        cas: u64,
+        loader: F,
+        previous: Option<(Stored, Entry)>,
+    ) -> Loaded<C::Value>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let c = &self.counters;
+        let (row, took) = self.load(loader).await;
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                if let Some((stored, _)) = previous {
+                    if self.config.stale_if_error {
+                        Counters::add(&c.stale_served, 1);
+                        return hit(stored);
+                    }
+                } else {
+                    // Give the lease back now, so that the next caller need not wait
+                    // for it to expire: delete our placeholder, if it is still ours.
+                    let release = MetaDelete::new().compare_cas(cas);
+                    let _ = self.client.meta_delete(wire, &release).await;
+                }
+                return fail(e);
+            }
+        };
+        let (data, shared, ttl) = match self.seal(&row, took) {
+            Ok(sealed) => sealed,
+            Err(e) => return fail(e),
+        };
+        let mut fill = MetaSet::new()
+            .ttl(ttl)
+            .client_flags(super::envelope::flags(C::ID));
+        if !self.config.fill_without_cas {
+            fill = fill.compare_cas(cas);
+        }
+        match self.client.meta_set(wire, &data, &fill).await {
+            Ok(r) if r.code == MetaCode::Header => {}
+            Ok(_) => Counters::add(&c.fills_refused, 1),
+            Err(e) => {
+                // The row is loaded and correct; only caching it failed. The caller still
+                // gets it; the next reader will load again.
+                tracing::warn!(target: "mcaside::cache", key = wire, error = %e, "fill failed");
+            }
+        }
+        Loaded {
+            shared: Ok(shared),
+            own: Some(row),
+        }
+    }
+}
+
+/// The outcome for a value found in memcached.
+pub(crate) fn hit<V>(stored: Stored) -> Loaded<V> {
+    let shared = match stored {
+        Stored::Value(e) => Ok(Found::Value(e.payload)),
+        Stored::Absent(_) => Ok(Found::Absent),
+        Stored::Placeholder => unreachable!("a placeholder is never returned"),
+    };
+    Loaded { shared, own: None }
+}
+
+/// The outcome for a failure.
+pub(crate) fn fail<V>(e: super::CacheError) -> Loaded<V> {
+    Loaded {
+        shared: Err(e),
+        own: None,
+    }
+}

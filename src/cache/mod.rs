@@ -1,0 +1,452 @@
+//! Cache-aside, made safe: `get_or_load` that survives stampedes, stale sets and
+//! invalidation.
+//!
+//! The textbook read path ("get; on a miss, load from the database and set with a TTL")
+//! fails three ways. This layer closes each one:
+//!
+//! - **Stampedes.** In a process, concurrent misses of a key run one load and share its
+//!   result ([`flight`]). Across processes, memcached hands out a *lease*: the first
+//!   reader of a missing key gets `W` from `mg ... N<lease ttl>` and loads; everyone else
+//!   gets `Z` and waits (polling with bounded backoff; one poll per process) for the
+//!   value to appear. A waiter never waits past [`CacheBuilder::max_wait`]; then it
+//!   loads without storing, or fails, as configured. If the lease holder dies, its
+//!   placeholder expires after the lease TTL and the next reader wins.
+//! - **Stale sets.** The winner stores with the cas it got with its lease (`ms ... C`),
+//!   so if the key was invalidated meanwhile (deleted, or marked stale, either of which
+//!   changes the cas), the fill is refused and the old row it read is *not* cached. Each
+//!   refusal is counted ([`Metrics::fills_refused`]).
+//! - **Invalidation.** [`Cache::invalidate`] removes (or, with serve-stale, marks stale)
+//!   the key, to be called after the database commit; [`Cache::write`] does both in
+//!   that order. An invalidation that fails is returned, never swallowed.
+//!
+//! On top: TTL jitter, negative caching, stale-while-revalidate with a bound,
+//! stale-if-error, early refresh of hot keys (`mg ... R`), namespaces invalidated in
+//! O(1), keys of any bytes and length, bulk reads, and counters.
+//!
+//! Against a server without meta commands (an older memcached, a proxy), the lease is
+//! an `add` of an empty placeholder and the fill a `cas` against its `gets` unique: the
+//! same protection against stale sets, but a lease costs two more round trips, there is
+//! no serve-stale (no `md ... I`), and early refresh is probabilistic (XFetch).
+//!
+//! ```no_run
+//! # async fn f(client: mcaside::Client) -> Result<(), mcaside::cache::CacheError> {
+//! use std::time::Duration;
+//! use mcaside::cache::{Cache, StringCodec};
+//!
+//! let users = Cache::builder(client, "user", StringCodec)
+//!     .ttl(Duration::from_secs(3600))
+//!     .build()?;
+//! let name = users
+//!     .get_or_load("123", || async { Ok::<_, std::io::Error>(Some("Ada".to_string())) })
+//!     .await?;
+//! // ... after committing a change to user 123 in the database:
+//! users.invalidate("123").await?;
+//! # Ok(()) }
+//! ```
+
+mod bulk;
+mod classic;
+mod codec;
+mod envelope;
+mod error;
+mod flight;
+mod hash;
+mod keys;
+mod lease;
+mod metrics;
+mod ttl;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+#[cfg(feature = "json")]
+pub use codec::JsonCodec;
+pub use codec::{BytesCodec, Codec, CodecError, StringCodec};
+pub use error::{BoxError, CacheError};
+pub use keys::MAX_NAMESPACE_LEN;
+pub use metrics::Metrics;
+
+use crate::Client;
+use crate::proto::Feature;
+use envelope::{EnvelopeError, Stored};
+use flight::{Flights, Joined};
+use metrics::Counters;
+
+/// What a fetch produced, shared with the callers that waited for it.
+#[derive(Debug, Clone)]
+pub(crate) enum Found {
+    /// The row, encoded.
+    Value(Bytes),
+    /// The row does not exist.
+    Absent,
+}
+
+/// A fetch's outcome as shared between coalesced callers.
+pub(crate) type Shared = Result<Found, CacheError>;
+
+/// What a waiter does when its wait for another process's load reaches the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnWaitTimeout {
+    /// Load the row itself and return it, without storing it (the lease holder will).
+    #[default]
+    LoadWithoutStoring,
+    /// Return [`CacheError::WaitTimeout`].
+    Fail,
+}
+
+/// The settings of a [`Cache`].
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub ttl: Duration,
+    pub jitter: f64,
+    pub negative_ttl: Duration,
+    pub lease_ttl: Duration,
+    pub max_wait: Duration,
+    pub on_wait_timeout: OnWaitTimeout,
+    pub serve_stale: Option<Duration>,
+    pub stale_if_error: bool,
+    pub early_refresh: Option<Duration>,
+    pub xfetch_beta: f64,
+    /// Fill with a plain set instead of the lease's cas: only for showing, in tests,
+    /// the stale sets that the cas prevents.
+    pub fill_without_cas: bool,
+}
+
+/// A cache-aside view of one namespace, with one codec. Cheap to clone.
+pub struct Cache<C: Codec> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C: Codec> Clone for Cache<C> {
+    fn clone(&self) -> Self {
+        Cache {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct Inner<C> {
+    client: Client,
+    namespace: String,
+    codec: C,
+    config: Config,
+    /// Whether the server has meta commands (leases by vivify) or only classic ones.
+    meta: bool,
+    flights: Flights<Shared>,
+    counters: Counters,
+}
+
+/// Builds a [`Cache`]; from [`Cache::builder`].
+pub struct CacheBuilder<C> {
+    client: Client,
+    namespace: String,
+    codec: C,
+    config: Config,
+}
+
+impl<C: Codec> Cache<C> {
+    /// A builder for a cache of namespace `namespace` (1 to 64 of `A-Z a-z 0-9 _ . -`)
+    /// whose values go through `codec`.
+    pub fn builder(client: Client, namespace: &str, codec: C) -> CacheBuilder<C> {
+        CacheBuilder {
+            client,
+            namespace: namespace.to_owned(),
+            codec,
+            config: Config {
+                ttl: Duration::from_secs(3600),
+                jitter: 0.1,
+                negative_ttl: Duration::from_secs(60),
+                lease_ttl: Duration::from_secs(10),
+                max_wait: Duration::from_secs(2),
+                on_wait_timeout: OnWaitTimeout::default(),
+                serve_stale: None,
+                stale_if_error: false,
+                early_refresh: None,
+                xfetch_beta: 1.0,
+                fill_without_cas: false,
+            },
+        }
+    }
+
+    /// The counters so far (also reported through tracing at DEBUG, target
+    /// `mcaside::cache`, with every load).
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The memcached key that `key` is stored under right now (for inspection and
+    /// tests).
+    pub async fn wire_key(&self, key: impl AsRef<[u8]>) -> Result<String, CacheError> {
+        let version = self.inner.namespace_version().await?;
+        Ok(keys::wire_key(&self.inner.namespace, version, key.as_ref()))
+    }
+
+    /// Reads `key`; on a miss, loads it with `loader` (at most once across every
+    /// process sharing the memcached, per lease) and caches the result. `Ok(None)`
+    /// means the row does not exist (and that too is cached, for the negative TTL).
+    ///
+    /// The loader runs only in the caller that won the lease; other callers of this
+    /// process wait for that caller, and callers in other processes wait for the value
+    /// to appear in memcached.
+    pub async fn get_or_load<F, Fut, E>(
+        &self,
+        key: impl AsRef<[u8]>,
+        loader: F,
+    ) -> Result<Option<C::Value>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let inner = &*self.inner;
+        let result = async {
+            let version = inner.namespace_version().await?;
+            let wire = keys::wire_key(&inner.namespace, version, key.as_ref());
+            inner.get_or_load_wire(&wire, loader).await
+        }
+        .await;
+        if result.is_err() {
+            Counters::add(&inner.counters.errors, 1);
+        }
+        result
+    }
+}
+
+impl<C: Codec> CacheBuilder<C> {
+    /// How long a loaded row stays cached. Default one hour.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.config.ttl = ttl;
+        self
+    }
+
+    /// Spreads expiries: each item's TTL is drawn from `[ttl, ttl * (1 + jitter)]`, so
+    /// keys loaded together do not expire together. Default 0.1.
+    pub fn ttl_jitter(mut self, jitter: f64) -> Self {
+        self.config.jitter = jitter.clamp(0.0, 10.0);
+        self
+    }
+
+    /// How long an absent row is remembered as absent. Default one minute.
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.config.negative_ttl = ttl;
+        self
+    }
+
+    /// How long a lease lasts: if its holder dies, another caller wins after this.
+    /// Should exceed the slowest load. Default 10 s.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease_ttl = ttl;
+        self
+    }
+
+    /// The longest a caller waits for another's load, and what it does then.
+    /// Default 2 s, then load without storing.
+    pub fn max_wait(mut self, bound: Duration, then: OnWaitTimeout) -> Self {
+        self.config.max_wait = bound;
+        self.config.on_wait_timeout = then;
+        self
+    }
+
+    /// Serve-stale (meta servers): invalidation marks an item stale instead of deleting
+    /// it, and while one caller reloads it the others get the stale value, for at most
+    /// `max_staleness` after the invalidation (the stale item's own TTL).
+    pub fn serve_stale(mut self, max_staleness: Duration) -> Self {
+        self.config.serve_stale = Some(max_staleness);
+        self
+    }
+
+    /// Stale-if-error: when a reload fails and a stale value is at hand, return it
+    /// instead of the error.
+    pub fn stale_if_error(mut self, on: bool) -> Self {
+        self.config.stale_if_error = on;
+        self
+    }
+
+    /// Early refresh: when a hot item's remaining TTL drops below `threshold`, one
+    /// reader reloads it before it expires, so readers see no miss at expiry. On meta
+    /// servers this is memcached's recache flag (`R`); on classic-only servers,
+    /// probabilistic early recompute (XFetch) with `beta` 1.
+    pub fn early_refresh(mut self, threshold: Duration) -> Self {
+        self.config.early_refresh = Some(threshold);
+        self
+    }
+
+    /// Fills with a plain set instead of a set conditional on the lease's cas, which
+    /// lets an invalidation be overwritten by a row read before it: the stale set this
+    /// layer exists to prevent. Only for tests that show the harm; never use it.
+    #[doc(hidden)]
+    pub fn fill_without_cas_for_tests(mut self) -> Self {
+        self.config.fill_without_cas = true;
+        self
+    }
+
+    /// Builds the cache. Fails if the namespace is not a valid name.
+    pub fn build(self) -> Result<Cache<C>, CacheError> {
+        if !keys::check_namespace(&self.namespace) {
+            return Err(CacheError::BadNamespace(self.namespace));
+        }
+        let meta = self.client.features().has(Feature::Meta);
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                client: self.client,
+                namespace: self.namespace,
+                codec: self.codec,
+                config: self.config,
+                meta,
+                flights: Flights::new(),
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+/// A loaded row: what the leader keeps for itself, and what it shares.
+pub(crate) struct Loaded<V> {
+    pub shared: Shared,
+    pub own: Option<Option<V>>,
+}
+
+impl<C: Codec> Inner<C> {
+    /// The read path for one wire key, coalesced within the process.
+    async fn get_or_load_wire<F, Fut, E>(
+        &self,
+        wire: &str,
+        loader: F,
+    ) -> Result<Option<C::Value>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let mut loader = Some(loader);
+        loop {
+            match self.flights.join(wire) {
+                Joined::Leader(lead) => {
+                    let loader = loader.take().expect("a caller leads at most once");
+                    let loaded = if self.meta {
+                        self.fetch_meta(wire, loader).await
+                    } else {
+                        self.fetch_classic(wire, loader).await
+                    };
+                    let shared = lead.finish(loaded.shared);
+                    return match loaded.own {
+                        Some(own) => Ok(own),
+                        None => self.decode(shared?),
+                    };
+                }
+                Joined::Follower(flight) => {
+                    Counters::add(&self.counters.coalesced, 1);
+                    if let Some(shared) = flight.wait().await {
+                        return self.decode(shared?);
+                    }
+                    // The leader was cancelled; try again (perhaps leading).
+                }
+            }
+        }
+    }
+
+    fn decode(&self, found: Found) -> Result<Option<C::Value>, CacheError> {
+        match found {
+            Found::Value(bytes) => Ok(Some(self.codec.decode(bytes).map_err(CacheError::Codec)?)),
+            Found::Absent => Ok(None),
+        }
+    }
+
+    /// Reads an item's data, checking it was written by this layer with this codec.
+    fn open(&self, data: Bytes, flags: u32) -> Result<Stored, CacheError> {
+        envelope::open(data, flags, C::ID).map_err(|e| match e {
+            EnvelopeError::Codec { found } => CacheError::WrongCodec {
+                expected: C::NAME,
+                found,
+            },
+            EnvelopeError::Foreign => CacheError::Foreign,
+        })
+    }
+
+    /// Runs the loader, timing it and counting it.
+    async fn load<F, Fut, E>(&self, loader: F) -> (Result<Option<C::Value>, CacheError>, Duration)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        Counters::add(&self.counters.loads, 1);
+        let started = std::time::Instant::now();
+        let result = loader()
+            .await
+            .map_err(|e| CacheError::Load(Arc::from(e.into())));
+        let took = started.elapsed();
+        tracing::debug!(
+            target: "mcaside::cache",
+            namespace = %self.namespace,
+            took_ms = took.as_millis() as u64,
+            ok = result.is_ok(),
+            metrics = ?self.counters.snapshot(),
+            "load"
+        );
+        (result, took)
+    }
+
+    /// Encodes a loaded row into an item's data (and the shared form of it), with the
+    /// TTL it gets: jittered, and the negative TTL for an absent row.
+    fn seal(
+        &self,
+        row: &Option<C::Value>,
+        took: Duration,
+    ) -> Result<(Bytes, Found, Duration), CacheError> {
+        let payload = row
+            .as_ref()
+            .map(|v| self.codec.encode(v))
+            .transpose()
+            .map_err(CacheError::Codec)?;
+        let base = if row.is_some() {
+            self.config.ttl
+        } else {
+            self.config.negative_ttl
+        };
+        let ttl = ttl::jittered(base, self.config.jitter);
+        let data = envelope::seal(payload.as_deref(), Some(ttl), took);
+        let found = match payload {
+            Some(p) => Found::Value(p),
+            None => Found::Absent,
+        };
+        Ok((data, found, ttl))
+    }
+
+    /// What a waiter does when its wait reaches the bound.
+    async fn on_wait_timeout<F, Fut, E>(&self, loader: F) -> Loaded<C::Value>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        Counters::add(&self.counters.wait_timeouts, 1);
+        match self.config.on_wait_timeout {
+            OnWaitTimeout::Fail => Loaded {
+                shared: Err(CacheError::WaitTimeout),
+                own: None,
+            },
+            OnWaitTimeout::LoadWithoutStoring => {
+                let (row, took) = self.load(loader).await;
+                match row.and_then(|row| self.seal(&row, took).map(|(_, found, _)| (row, found))) {
+                    Ok((row, found)) => Loaded {
+                        shared: Ok(found),
+                        own: Some(row),
+                    },
+                    Err(e) => Loaded {
+                        shared: Err(e),
+                        own: None,
+                    },
+                }
+            }
+        }
+    }
+}
