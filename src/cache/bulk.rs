@@ -63,7 +63,13 @@ impl<C: Codec> Cache<C> {
 
         // One pipelined read for every key led; then, for keys another process holds
         // the lease of, pipelined re-reads with a doubling pause, up to the wait bound.
-        let mut pending: Vec<&str> = leads.keys().copied().collect();
+        // In the order the keys were given, so the loader sees them in that order.
+        let mut pending: Vec<&str> = wires
+            .iter()
+            .map(String::as_str)
+            .filter(|w| leads.contains_key(w))
+            .collect();
+        pending.dedup();
         let deadline = std::time::Instant::now() + inner.config.max_wait;
         let mut pause = std::time::Duration::from_millis(5);
         let mut first = true;
@@ -102,6 +108,14 @@ impl<C: Codec> Cache<C> {
         // keys whose lease this caller holds.
         if !to_load.is_empty() {
             let key_of: HashMap<&str, &K> = wires.iter().map(String::as_str).zip(keys).collect();
+            // Keys won on later polls joined the list late: back to the callers' order.
+            let position: HashMap<&str, usize> = wires
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.as_str(), i))
+                .rev()
+                .collect();
+            to_load.sort_by_key(|(w, _)| position[w]);
             let asked: Vec<K> = to_load.iter().map(|(w, _)| key_of[w].clone()).collect();
             Counters::add(&inner.counters.loads, to_load.len() as u64);
             let started = std::time::Instant::now();

@@ -274,6 +274,9 @@ impl<C: Codec> CacheBuilder<C> {
     /// reader reloads it before it expires, so readers see no miss at expiry. On meta
     /// servers this is memcached's recache flag (`R`); on classic-only servers,
     /// probabilistic early recompute (XFetch) with `beta` 1.
+    ///
+    /// memcached counts TTLs in whole seconds and hands out the win when the remaining
+    /// TTL is *strictly* below the threshold, so a threshold under 2 s may never fire.
     pub fn early_refresh(mut self, threshold: Duration) -> Self {
         self.config.early_refresh = Some(threshold);
         self

@@ -4,6 +4,7 @@
 #[path = "../support/server.rs"]
 mod server;
 
+mod cache;
 mod cancel;
 mod classic;
 mod decoder_splits;

@@ -1,0 +1,679 @@
+//! The cache-aside layer against a real memcached: every feature, on both kinds of
+//! server where their paths differ. (The multi-process herd and the stale-set
+//! interleavings have test binaries of their own: cache_herd.rs, cache_stale_sets.rs.)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mcaside::cache::{BytesCodec, Cache, CacheError, OnWaitTimeout, StringCodec};
+use mcaside::proto::meta::MetaGet;
+use mcaside::{Client, Expiry};
+
+use crate::{Memcached, both_clients, client};
+
+/// A loader returning `value` after `delay`, counting its calls in `calls`.
+fn counted(
+    calls: &AtomicU32,
+    value: Option<&str>,
+    delay: Duration,
+) -> impl Future<Output = Result<Option<String>, std::io::Error>> {
+    calls.fetch_add(1, Ordering::SeqCst);
+    let value = value.map(str::to_owned);
+    async move {
+        tokio::time::sleep(delay).await;
+        Ok(value)
+    }
+}
+
+#[tokio::test]
+async fn miss_load_hit_on_both_kinds_of_server() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec).build().unwrap();
+        let calls = AtomicU32::new(0);
+        let load = || counted(&calls, Some("row"), Duration::ZERO);
+        assert_eq!(
+            cache.get_or_load("k", load).await.unwrap().as_deref(),
+            Some("row")
+        );
+        assert_eq!(
+            cache.get_or_load("k", load).await.unwrap().as_deref(),
+            Some("row")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{kind}: loaded once");
+        let m = cache.metrics();
+        assert_eq!(
+            (m.misses, m.hits, m.loads, m.lease_wins),
+            (1, 1, 1, 1),
+            "{kind}: {m:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_in_one_process_load_once() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec).build().unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (cache, calls) = (cache.clone(), calls.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load("hot", || {
+                            counted(&calls, Some("row"), Duration::from_millis(50))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().as_deref(), Some("row"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{kind}");
+        let m = cache.metrics();
+        assert_eq!(m.loads, 1, "{kind}: {m:?}");
+        assert!(
+            m.coalesced >= 90,
+            "{kind}: most callers joined the one load: {m:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn absent_rows_are_cached_for_the_negative_ttl() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec)
+            .negative_ttl(Duration::from_secs(1))
+            .ttl_jitter(0.0)
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        for _ in 0..100 {
+            let v = cache
+                .get_or_load("missing", || counted(&calls, None, Duration::ZERO))
+                .await;
+            assert_eq!(v.unwrap(), None);
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "{kind}: one load for a flood of lookups"
+        );
+        // memcached's clock has whole seconds: a 1 s item lives under 2 s.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        cache
+            .get_or_load("missing", || counted(&calls, None, Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "{kind}: loaded again after the negative TTL"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ttls_are_spread_by_jitter() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let cache = Cache::builder(c.clone(), "spread", StringCodec)
+        .ttl(Duration::from_secs(1000))
+        .ttl_jitter(0.5)
+        .build()
+        .unwrap();
+    let keys: Vec<String> = (0..60).map(|i| format!("k{i}")).collect();
+    cache
+        .get_or_load_many(&keys, |ks: Vec<String>| async move {
+            Ok::<_, std::io::Error>(ks.into_iter().map(Some).collect())
+        })
+        .await
+        .unwrap();
+    let mut ttls = Vec::new();
+    for k in &keys {
+        let wire = cache.wire_key(k).await.unwrap();
+        let r = c.meta_get(&wire, &MetaGet::new().ttl()).await.unwrap();
+        ttls.push(r.flags.ttl.unwrap());
+    }
+    assert!(ttls.iter().all(|t| (995..=1500).contains(t)), "{ttls:?}");
+    let (min, max) = (ttls.iter().min().unwrap(), ttls.iter().max().unwrap());
+    assert!(
+        max - min >= 250,
+        "keys written together expire spread out: {min}..{max}"
+    );
+}
+
+#[tokio::test]
+async fn long_odd_and_binary_keys() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, BytesCodec).build().unwrap();
+        let long_a = [b"x".repeat(300), b"a".to_vec()].concat();
+        let long_b = [b"x".repeat(300), b"b".to_vec()].concat();
+        let keys: Vec<Vec<u8>> = vec![
+            long_a.clone(),
+            long_b.clone(),
+            b"with spaces and\r\nnewlines".to_vec(),
+            "Jürgen Müller".as_bytes().to_vec(),
+            vec![0, 1, 2, 255],
+            b"has#hash".to_vec(),
+            b"plain".to_vec(),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let value = bytes::Bytes::from(format!("value {i}"));
+            let got = cache
+                .get_or_load(k, || async move { Ok::<_, std::io::Error>(Some(value)) })
+                .await
+                .unwrap();
+            assert_eq!(got.unwrap(), format!("value {i}").as_bytes(), "{kind}");
+        }
+        // Read back: each key kept its own value (the long ones share 300 bytes).
+        for (i, k) in keys.iter().enumerate() {
+            let got = cache
+                .get_or_load(k, || async {
+                    Err::<Option<bytes::Bytes>, _>(std::io::Error::other("must be cached"))
+                })
+                .await
+                .unwrap();
+            assert_eq!(got.unwrap(), format!("value {i}").as_bytes(), "{kind}");
+        }
+        assert_eq!(
+            cache.wire_key(b"plain").await.unwrap().rsplit(':').next(),
+            Some("plain")
+        );
+        let wire = cache.wire_key(&long_a).await.unwrap();
+        assert!(wire.len() <= 250 && wire.contains('#'), "{wire}");
+    }
+}
+
+#[tokio::test]
+async fn invalidating_a_namespace_leaves_other_namespaces_alone() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let users = Cache::builder(c.clone(), "users", StringCodec)
+        .build()
+        .unwrap();
+    let posts = Cache::builder(c, "posts", StringCodec).build().unwrap();
+    let calls = AtomicU32::new(0);
+    for k in ["1", "2", "3"] {
+        users
+            .get_or_load(k, || counted(&calls, Some("u"), Duration::ZERO))
+            .await
+            .unwrap();
+        posts
+            .get_or_load(k, || counted(&calls, Some("p"), Duration::ZERO))
+            .await
+            .unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    users.invalidate_namespace().await.unwrap();
+    for k in ["1", "2", "3"] {
+        users
+            .get_or_load(k, || counted(&calls, Some("u2"), Duration::ZERO))
+            .await
+            .unwrap();
+        posts
+            .get_or_load(k, || counted(&calls, Some("p2"), Duration::ZERO))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        9,
+        "only the users were loaded again"
+    );
+    assert_eq!(
+        users
+            .get_or_load("1", || counted(&calls, None, Duration::ZERO))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("u2")
+    );
+    assert_eq!(
+        posts
+            .get_or_load("1", || counted(&calls, None, Duration::ZERO))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("p")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stale_while_one_refreshes_within_the_bound() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let cache = Cache::builder(c, "stale", StringCodec)
+        .serve_stale(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    cache
+        .get_or_load("k", || counted(&calls, Some("v1"), Duration::ZERO))
+        .await
+        .unwrap();
+    cache.invalidate("k").await.unwrap();
+    // One caller refreshes (slowly); the others, arriving meanwhile, get v1 at once.
+    let refresher = {
+        let (cache, calls) = (cache.clone(), calls.clone());
+        tokio::spawn(async move {
+            cache
+                .get_or_load("k", || {
+                    counted(&calls, Some("v2"), Duration::from_millis(500))
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = Cache::builder(client(&server).await, "stale", StringCodec)
+        .serve_stale(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let stale = other
+        .get_or_load("k", || counted(&calls, Some("never"), Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(stale.as_deref(), Some("v1"));
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "served at once, not after the refresh"
+    );
+    assert_eq!(refresher.await.unwrap().unwrap().as_deref(), Some("v2"));
+    assert_eq!(
+        other
+            .get_or_load("k", || counted(&calls, None, Duration::ZERO))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("v2")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(other.metrics().stale_served, 1);
+
+    // The bound: a stale value nobody refreshes is gone once the bound has passed.
+    cache.invalidate("k").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let v = other
+        .get_or_load("k", || counted(&calls, Some("v3"), Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(
+        v.as_deref(),
+        Some("v3"),
+        "never served older than the bound"
+    );
+}
+
+#[tokio::test]
+async fn stale_if_error_serves_the_stale_value_when_the_reload_fails() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let build = |on| {
+        Cache::builder(c.clone(), "sie", StringCodec)
+            .serve_stale(Duration::from_secs(30))
+            .stale_if_error(on)
+            .build()
+            .unwrap()
+    };
+    let (with, without) = (build(true), build(false));
+    let failing = || async { Err::<Option<String>, _>(std::io::Error::other("database down")) };
+    with.get_or_load("k", || async {
+        Ok::<_, std::io::Error>(Some("v1".to_string()))
+    })
+    .await
+    .unwrap();
+    with.invalidate("k").await.unwrap();
+    assert_eq!(
+        with.get_or_load("k", failing).await.unwrap().as_deref(),
+        Some("v1")
+    );
+    assert_eq!(with.metrics().stale_served, 1);
+    without.invalidate("k").await.unwrap();
+    let err = without.get_or_load("k", failing).await.unwrap_err();
+    assert!(
+        matches!(err, CacheError::Load(ref e) if e.to_string() == "database down"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_refresh_keeps_a_hot_key_from_ever_missing() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    // memcached's TTLs are whole seconds and R wins strictly below the threshold: a
+    // 3 s item is refreshed when 1 s is left.
+    let cache = Cache::builder(c, "hot", StringCodec)
+        .ttl(Duration::from_secs(3))
+        .ttl_jitter(0.0)
+        .early_refresh(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    // Readers hammer the key for more than two TTLs.
+    let deadline = Instant::now() + Duration::from_millis(7500);
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let v = cache
+                        .get_or_load("k", || {
+                            counted(&calls, Some("v"), Duration::from_millis(20))
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(v.as_deref(), Some("v"));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.await.unwrap();
+    }
+    let m = cache.metrics();
+    assert_eq!(m.misses, 1, "only the first read missed: {m:?}");
+    assert!(
+        m.early_refreshes >= 2,
+        "refreshed before each expiry: {m:?}"
+    );
+}
+
+#[tokio::test]
+async fn bulk_reads_load_only_the_missing_keys_in_one_call() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec).build().unwrap();
+        cache
+            .get_or_load("b", || async {
+                Ok::<_, std::io::Error>(Some("cached b".to_string()))
+            })
+            .await
+            .unwrap();
+        let batches = AtomicU32::new(0);
+        let loader = |ks: Vec<&'static str>| {
+            batches.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert_eq!(ks, ["a", "c", "d"], "only the missing keys, in order");
+                Ok::<_, std::io::Error>(
+                    ks.iter()
+                        .map(|k| (*k != "d").then(|| format!("row {k}")))
+                        .collect(),
+                )
+            }
+        };
+        let got = cache
+            .get_or_load_many(&["a", "b", "c", "d"], loader)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            [
+                Some("row a".into()),
+                Some("cached b".into()),
+                Some("row c".into()),
+                None
+            ],
+            "{kind}"
+        );
+        assert_eq!(batches.load(Ordering::SeqCst), 1);
+        // Now everything is cached, the absent row included.
+        let again = cache
+            .get_or_load_many(&["a", "b", "c", "d"], |_: Vec<&'static str>| async {
+                Err::<Vec<Option<String>>, _>(std::io::Error::other("not called"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(again, got, "{kind}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_and_single_callers_of_one_key_share_one_load() {
+    let server = Memcached::start();
+    let cache = Cache::builder(client(&server).await, "share", StringCodec)
+        .build()
+        .unwrap();
+    let loads = Arc::new(AtomicU32::new(0));
+    let single = {
+        let (cache, loads) = (cache.clone(), loads.clone());
+        tokio::spawn(async move {
+            cache
+                .get_or_load("x", || {
+                    counted(&loads, Some("row x"), Duration::from_millis(200))
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let l = loads.clone();
+    let bulk = cache
+        .get_or_load_many(&["x", "y"], move |ks: Vec<&'static str>| {
+            l.fetch_add(ks.len() as u32, Ordering::SeqCst);
+            async move {
+                assert_eq!(ks, ["y"], "x is already being loaded in this process");
+                Ok::<_, std::io::Error>(vec![Some("row y".to_string())])
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(bulk, [Some("row x".into()), Some("row y".into())]);
+    assert_eq!(single.await.unwrap().unwrap().as_deref(), Some("row x"));
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "x once, y once");
+}
+
+#[tokio::test]
+async fn the_wrong_codec_is_a_typed_error() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let strings = Cache::builder(c.clone(), "mixed", StringCodec)
+        .build()
+        .unwrap();
+    let bytes = Cache::builder(c.clone(), "mixed", BytesCodec)
+        .build()
+        .unwrap();
+    strings
+        .get_or_load("k", || async {
+            Ok::<_, std::io::Error>(Some("text".to_string()))
+        })
+        .await
+        .unwrap();
+    let err = bytes
+        .get_or_load("k", || async {
+            Ok::<_, std::io::Error>(Some(bytes::Bytes::new()))
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CacheError::WrongCodec {
+                expected: "bytes",
+                found: 2
+            }
+        ),
+        "{err:?}"
+    );
+    // An item this layer did not write is not misread either.
+    let wire = strings.wire_key("foreign").await.unwrap();
+    c.set(&wire, "plain set", Expiry::Never).await.unwrap();
+    let err = strings
+        .get_or_load("foreign", || async { Ok::<_, std::io::Error>(None) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CacheError::Foreign), "{err:?}");
+}
+
+#[cfg(feature = "json")]
+#[tokio::test]
+async fn serde_json_codec() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Profile {
+        id: u64,
+        email: String,
+    }
+    let server = Memcached::start();
+    let cache = Cache::builder(
+        client(&server).await,
+        "json",
+        mcaside::cache::JsonCodec::<Profile>::new(),
+    )
+    .build()
+    .unwrap();
+    let load = || async {
+        Ok::<_, std::io::Error>(Some(Profile {
+            id: 7,
+            email: "a@b".into(),
+        }))
+    };
+    assert_eq!(
+        cache.get_or_load("7", load).await.unwrap().unwrap().email,
+        "a@b"
+    );
+    let cached = cache
+        .get_or_load("7", || async { Ok::<_, std::io::Error>(None) })
+        .await
+        .unwrap();
+    assert_eq!(
+        cached,
+        Some(Profile {
+            id: 7,
+            email: "a@b".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_lease_held_elsewhere_is_waited_for_up_to_the_bound() {
+    let server = Memcached::start();
+    for policy in [OnWaitTimeout::Fail, OnWaitTimeout::LoadWithoutStoring] {
+        let c = client(&server).await;
+        let cache = Cache::builder(c.clone(), "wait", StringCodec)
+            .lease_ttl(Duration::from_secs(30))
+            .max_wait(Duration::from_millis(300), policy)
+            .build()
+            .unwrap();
+        // Another "process" took the lease and never fills it.
+        let key = format!("k{policy:?}");
+        let wire = cache.wire_key(&key).await.unwrap();
+        let lease = c
+            .meta_get(&wire, &MetaGet::new().vivify(Expiry::secs(30)))
+            .await
+            .unwrap();
+        assert!(lease.flags.won);
+        let t = Instant::now();
+        let r = cache
+            .get_or_load(&key, || async {
+                Ok::<_, std::io::Error>(Some("mine".to_string()))
+            })
+            .await;
+        let waited = t.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_millis(600),
+            "{waited:?}"
+        );
+        match policy {
+            OnWaitTimeout::Fail => assert!(matches!(r, Err(CacheError::WaitTimeout)), "{r:?}"),
+            OnWaitTimeout::LoadWithoutStoring => {
+                assert_eq!(r.unwrap().as_deref(), Some("mine"));
+                let item = c.meta_get(&wire, &MetaGet::new().value()).await.unwrap();
+                assert_eq!(
+                    item.value.as_deref(),
+                    Some(&b""[..]),
+                    "not stored: the lease is not ours"
+                );
+            }
+        }
+        assert_eq!(cache.metrics().wait_timeouts, 1);
+    }
+}
+
+#[tokio::test]
+async fn write_runs_the_write_then_invalidates() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec).build().unwrap();
+        let row = Arc::new(std::sync::Mutex::new("old".to_string()));
+        let load = || {
+            let row = row.clone();
+            async move { Ok::<_, std::io::Error>(Some(row.lock().unwrap().clone())) }
+        };
+        assert_eq!(
+            cache.get_or_load("k", load).await.unwrap().as_deref(),
+            Some("old")
+        );
+        // A failed write invalidates nothing.
+        let err = cache
+            .write("k", || async {
+                Err::<(), _>(std::io::Error::other("constraint violated"))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CacheError::Write(_)), "{err:?}");
+        assert_eq!(cache.metrics().invalidations, 0);
+        let r = row.clone();
+        cache
+            .write("k", || async move {
+                *r.lock().unwrap() = "new".to_string();
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get_or_load("k", load).await.unwrap().as_deref(),
+            Some("new"),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_invalidation_is_returned() {
+    let server = Memcached::start();
+    let c = Client::builder()
+        .request_timeout(Some(Duration::from_millis(300)))
+        .reconnect_backoff(Duration::from_secs(5), Duration::from_secs(5))
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    let cache = Cache::builder(c, "lost", StringCodec).build().unwrap();
+    cache
+        .get_or_load("k", || async {
+            Ok::<_, std::io::Error>(Some("v".to_string()))
+        })
+        .await
+        .unwrap();
+    drop(server);
+    let err = cache.invalidate("k").await.unwrap_err();
+    assert!(matches!(err, CacheError::Invalidation(_)), "{err:?}");
+    let err = cache
+        .write("k", || async { Ok::<_, std::io::Error>(()) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CacheError::Invalidation(_)),
+        "the write happened, the invalidation did not: {err:?}"
+    );
+    assert!(cache.metrics().errors >= 2);
+}
+
+#[tokio::test]
+async fn a_bad_namespace_is_refused() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    for ns in ["", "has space", "a:b", "a#b", &"n".repeat(65)] {
+        assert!(
+            matches!(
+                Cache::builder(c.clone(), ns, StringCodec).build(),
+                Err(CacheError::BadNamespace(_))
+            ),
+            "{ns:?}"
+        );
+    }
+}
