@@ -87,4 +87,57 @@ mod tests {
         );
         assert!(check_namespace("user_v2.a-b") && !check_namespace("a:b") && !check_namespace(""));
     }
+
+    /// More than a million distinct caller keys, of the shapes that matter (short,
+    /// around every length boundary, multi-byte, with spaces, control bytes and `#`,
+    /// sharing long prefixes): every wire key is valid, and no two caller keys share
+    /// one.
+    #[test]
+    fn a_million_keys_map_to_distinct_valid_wire_keys() {
+        use std::collections::HashSet;
+        let mut seen: HashSet<String> = HashSet::with_capacity(1_300_000);
+        let mut count = 0usize;
+        let mut check = |key: Vec<u8>| {
+            let w = wire_key("users", 1_700_000_000_000_000, &key);
+            assert!(check_key(w.as_bytes()).is_ok(), "invalid wire key {w:?}");
+            if !seen.insert(w) {
+                panic!("two caller keys map to one wire key; the second is {key:?}");
+            }
+            count += 1;
+        };
+        // Numbers, as most ids are.
+        for i in 0..600_000u32 {
+            check(i.to_string().into_bytes());
+        }
+        // Every length from 1 to 300, with a distinct filler per variant, so the keys
+        // around the 250-byte boundary (kept, then hashed) are all there.
+        for len in 1..=300usize {
+            for variant in 0..600u32 {
+                let mut k = format!("{variant}:").into_bytes();
+                k.resize(len.max(k.len()), b'x');
+                if k.len() == len {
+                    check(k);
+                }
+            }
+        }
+        // Multi-byte UTF-8, spaces, control bytes, '#', near the boundaries too.
+        let pieces = ["ü", "日本", " ", "\r\n", "#", "\0", "é", "🙂"];
+        for i in 0..200_000u32 {
+            let piece = pieces[(i % pieces.len() as u32) as usize];
+            let mut k = format!("{piece}{i}{piece}");
+            let target = [10usize, 120, 246, 247, 248, 249, 250, 251, 252][(i % 9) as usize];
+            while k.len() < target {
+                k.push_str(piece);
+            }
+            check(k.into_bytes());
+        }
+        // Long keys sharing everything but their last byte (the readable prefixes are
+        // equal; only the hash tells them apart).
+        for i in 0..100_000u32 {
+            let mut k = vec![b'p'; 400];
+            k.extend_from_slice(&i.to_le_bytes());
+            check(k);
+        }
+        assert!(count >= 1_000_000, "{count} keys");
+    }
 }
