@@ -14,6 +14,7 @@ use mcaside::{Client, Expiry, StoreOptions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> mcaside::Result<()> {
+    // (The cache-aside section's errors are CacheError; they `expect` instead.)
     tracing_subscriber::fmt()
         .with_env_filter("mcaside::wire=trace")
         .without_time()
@@ -97,5 +98,18 @@ async fn main() -> mcaside::Result<()> {
     m.add("greeting", "again", Expiry::Never).await?;
     m.delete("greeting").await?;
     m.get_many(["greeting", "nobody"]).await?;
+
+    step(
+        "cache-aside: a miss (lease won, loaded, filled with the lease's cas), a hit, an invalidation",
+    );
+    let cache = mcaside::cache::Cache::builder(m.clone(), "user", mcaside::cache::StringCodec)
+        .ttl(Duration::from_secs(3600))
+        .ttl_jitter(0.0)
+        .build()
+        .expect("a valid namespace");
+    let load = || async { Ok::<_, std::io::Error>(Some("Ada".to_string())) };
+    cache.get_or_load("123", load).await.expect("loaded");
+    cache.get_or_load("123", load).await.expect("cached");
+    cache.invalidate("123").await.expect("invalidated");
     Ok(())
 }
