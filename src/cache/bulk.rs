@@ -70,12 +70,11 @@ impl<C: Codec> Cache<C> {
             .filter(|w| leads.contains_key(w))
             .collect();
         pending.dedup();
-        let deadline = std::time::Instant::now() + inner.config.max_wait;
-        let mut pause = std::time::Duration::from_millis(5);
+        let mut backoff = super::backoff::Backoff::new(inner.config.max_wait);
         let mut first = true;
         while !pending.is_empty() {
             if !first {
-                if std::time::Instant::now() + pause > deadline {
+                if !backoff.pause().await {
                     Counters::add(&inner.counters.wait_timeouts, pending.len() as u64);
                     match inner.config.on_wait_timeout {
                         super::OnWaitTimeout::Fail => {
@@ -91,8 +90,6 @@ impl<C: Codec> Cache<C> {
                     break;
                 }
                 Counters::add(&inner.counters.lease_waits, pending.len() as u64);
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_millis(100));
             }
             pending = if inner.meta {
                 self.read_batch_meta(&pending, first, &mut results, &mut to_load)

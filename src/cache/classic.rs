@@ -13,8 +13,7 @@
 //! a reader may decide to reload a value close to its expiry, and several may decide
 //! at once, though rarely).
 
-use std::time::Instant;
-
+use super::backoff::Backoff;
 use super::envelope::{Stored, now_ms};
 use super::lease::{fail, hit};
 use super::metrics::Counters;
@@ -30,8 +29,7 @@ impl<C: Codec> Inner<C> {
         E: Into<BoxError>,
     {
         let c = &self.counters;
-        let deadline = Instant::now() + self.config.max_wait;
-        let mut pause = std::time::Duration::from_millis(5);
+        let mut backoff = Backoff::new(self.config.max_wait);
         let mut missed = false;
         loop {
             let item = match self.client.gets(wire).await {
@@ -94,12 +92,10 @@ impl<C: Codec> Inner<C> {
                 missed = true;
                 Counters::add(&c.misses, 1);
             }
-            if Instant::now() + pause > deadline {
+            if !backoff.pause().await {
                 return self.on_wait_timeout(loader).await;
             }
             Counters::add(&c.lease_waits, 1);
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(std::time::Duration::from_millis(100));
         }
     }
 

@@ -15,18 +15,12 @@
 //! invalidation deleted it or marked it stale), memcached refuses it (`NF`/`EX`) and the
 //! row this caller read, which may predate the change, is not cached.
 
-use std::time::{Duration, Instant};
-
+use super::backoff::Backoff;
 use super::envelope::{Entry, Stored};
 use super::metrics::Counters;
 use super::{BoxError, Codec, Found, Inner, Loaded};
 use crate::proto::MetaCode;
 use crate::proto::meta::{MetaDelete, MetaGet, MetaSet};
-
-/// The first pause between polls while another caller loads; it doubles up to
-/// [`MAX_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_millis(5);
-const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 impl<C: Codec> Inner<C> {
     pub(crate) async fn fetch_meta<F, Fut, E>(&self, wire: &str, loader: F) -> Loaded<C::Value>
@@ -44,8 +38,7 @@ impl<C: Codec> Inner<C> {
         if let Some(threshold) = self.config.early_refresh {
             flags = flags.recache(threshold);
         }
-        let deadline = Instant::now() + self.config.max_wait;
-        let mut pause = FIRST_PAUSE;
+        let mut backoff = Backoff::new(self.config.max_wait);
         let mut missed = false;
         loop {
             let r = match self.client.meta_get(wire, &flags).await {
@@ -96,12 +89,10 @@ impl<C: Codec> Inner<C> {
                 missed = true;
                 Counters::add(&c.misses, 1);
             }
-            if Instant::now() + pause > deadline {
+            if !backoff.pause().await {
                 return self.on_wait_timeout(loader).await;
             }
             Counters::add(&c.lease_waits, 1);
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(MAX_PAUSE);
         }
     }
 

@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backoff;
 mod bulk;
 mod classic;
 mod codec;

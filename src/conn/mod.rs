@@ -127,18 +127,8 @@ impl Connection {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<Reply, Error> {
-        let shared = &*self.handle.shared;
-        let queued = shared.enqueue(Some(expect), encode)?;
-        let span = tracing::Span::current();
-        span.record("sent", queued.sent);
-        let delivery = request::Request {
-            shared,
-            rx: queued.rx.expect("a waiter was queued"),
-            ticket: queued.ticket,
-        }
-        .await?;
-        span.record("received", delivery.received);
-        delivery.outcome
+        let queued = self.handle.shared.enqueue(Some(expect), encode)?;
+        self.complete(queued).await
     }
 
     /// A single-key retrieval in classic form (`get`, `gets`, `gat`, `gats`), merged
@@ -150,12 +140,16 @@ impl Connection {
         kind: crate::proto::encode::GetKind,
         key: &[u8],
     ) -> Result<Reply, Error> {
-        let shared = &*self.handle.shared;
-        let queued = shared.enqueue_get(kind, key)?;
+        let queued = self.handle.shared.enqueue_get(kind, key)?;
+        self.complete(queued).await
+    }
+
+    /// Waits for a queued request's reply, recording the bytes each way in the span.
+    async fn complete(&self, queued: queue::Queued) -> Result<Reply, Error> {
         let span = tracing::Span::current();
         span.record("sent", queued.sent);
         let delivery = request::Request {
-            shared,
+            shared: &self.handle.shared,
             rx: queued.rx.expect("a waiter was queued"),
             ticket: queued.ticket,
         }

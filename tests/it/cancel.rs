@@ -14,7 +14,7 @@ async fn timed_out_get_of_a_then_get_of_b() {
     c.set("B", "value of B", Expiry::Never).await.unwrap();
     for _ in 0..200 {
         assert!(
-            abandon_after_first_poll(c.get("A")).await,
+            crate::poll_once(std::pin::pin!(c.get("A"))).await,
             "the get of A was in flight"
         );
         let b = c.get("B").await.unwrap().unwrap();
@@ -80,7 +80,7 @@ async fn many_tasks_get_their_own_replies() {
                     let want = format!("value{}", (i + round) % 64);
                     // Every few rounds, abandon a request to stir the queue.
                     if round % 7 == 0 {
-                        abandon_after_first_poll(c.get(&key)).await;
+                        crate::poll_once(std::pin::pin!(c.get(&key))).await;
                     }
                     let got = c.get(&key).await.unwrap().unwrap();
                     assert_eq!(got.value, want.as_bytes());
@@ -91,13 +91,6 @@ async fn many_tasks_get_their_own_replies() {
     for t in tasks {
         t.await.unwrap();
     }
-}
-
-/// Polls `fut` once (enough to queue its request) and drops it, as a timeout or a
-/// `select!` does. Returns true if it had not completed.
-async fn abandon_after_first_poll<F: std::future::Future>(fut: F) -> bool {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
 }
 
 fn signal(server: &Memcached, sig: &str) {

@@ -88,10 +88,14 @@ async fn close_mid_reply_fails_every_request_in_flight() {
     let addr = faulty_server(b"VALUE k 0 10\r\nabc", true).await;
     let c = fast_client(&addr).await;
     let started = Instant::now();
-    let results = futures_join_all((0..50).map(|i| {
-        let c = c.clone();
-        async move { c.get(format!("k{i}")).await }
-    }))
+    let results = crate::join_all(
+        (0..50)
+            .map(|i| {
+                let c = c.clone();
+                async move { c.get(format!("k{i}")).await }
+            })
+            .collect(),
+    )
     .await;
     for r in results {
         assert!(matches!(r, Err(Error::Closed)), "{r:?}");
@@ -171,36 +175,6 @@ async fn server_dies_and_comes_back() {
         }
     }
     assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"back");
-}
-
-/// Runs futures concurrently on the current task (no `futures` dependency needed).
-async fn futures_join_all<F: std::future::Future>(
-    futs: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (h, out) in handles.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(f) = h {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *h = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ async fn concurrent_classic_gets_share_get_lines() {
         .collect();
     // Each get is its own future, all polled together, as 52 tasks would.
     let gets: Vec<_> = keys.iter().map(|k| c.get(k)).collect();
-    let results = join_all(gets).await;
+    let results = crate::join_all(gets).await;
     for (k, r) in keys.iter().zip(results) {
         let i: usize = k[1..].parse().unwrap();
         let got = r.unwrap().map(|item| item.value);
@@ -114,9 +114,9 @@ async fn a_noreply_write_between_gets_is_not_overtaken() {
     let mut second = Box::pin(second);
     // Queue: get k, then a noreply set, then get k: the second get must see the set,
     // so it cannot be merged into the first get's line.
-    let _ = futures_poll_once(first.as_mut()).await;
+    crate::poll_once(first.as_mut()).await;
     c.noreply().set("k", "new", Expiry::Never).unwrap();
-    let _ = futures_poll_once(second.as_mut()).await;
+    crate::poll_once(second.as_mut()).await;
     assert_eq!(&first.await.unwrap().unwrap().value[..], b"old");
     assert_eq!(&second.await.unwrap().unwrap().value[..], b"new");
     assert_eq!(lines_starting(&sent, "get ").len(), 2);
@@ -138,7 +138,7 @@ async fn a_dropped_coalesced_get_leaves_the_others_their_replies() {
     let mut b = Box::pin(c.get("b"));
     let mut cc = Box::pin(c.get("c"));
     for f in [a.as_mut(), b.as_mut(), cc.as_mut()] {
-        let _ = futures_poll_once(f).await;
+        crate::poll_once(f).await;
     }
     drop(b);
     assert_eq!(&a.await.unwrap().unwrap().value[..], b"a");
@@ -170,36 +170,4 @@ async fn on_a_meta_server_single_key_commands_use_meta_forms() {
     assert_eq!(lines_starting(&sent, "mg ").len(), 2);
     assert_eq!(lines_starting(&sent, "md ").len(), 1);
     assert!(lines_starting(&sent, "get ").is_empty() && lines_starting(&sent, "set ").is_empty());
-}
-
-/// Polls a future once.
-async fn futures_poll_once<F: std::future::Future>(
-    f: std::pin::Pin<&mut F>,
-) -> std::task::Poll<F::Output> {
-    let mut f = Some(f);
-    std::future::poll_fn(|cx| std::task::Poll::Ready(f.take().unwrap().poll(cx))).await
-}
-
-/// Polls all the futures together until all are done.
-async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(Option::unwrap).collect()
 }
