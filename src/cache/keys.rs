@@ -4,8 +4,8 @@
 //! A cached row lives under `<namespace>:<version>:<key>`. The version belongs to the
 //! namespace and is stored in memcached itself, under `<namespace>#v`; invalidating a
 //! whole namespace is one change of that number, after which every old key is simply
-//! never asked for again (memcached evicts them in time). Reading it costs one lookup
-//! per namespace per request.
+//! never asked for again (memcached evicts them in time). Reading it costs at most one
+//! lookup per namespace per request, and concurrent requests of a process share it.
 //!
 //! A caller's key is used as it is when it is printable ASCII without `#` and fits the
 //! 250-byte limit with its prefix. Any other key (longer, with spaces, control bytes,

@@ -137,6 +137,9 @@ pub(crate) struct Inner<C> {
     /// Whether the server has meta commands (leases by vivify) or only classic ones.
     meta: bool,
     flights: Flights<Shared>,
+    /// The namespace-version lookup, coalesced like any fetch: a thousand concurrent
+    /// callers of a process cost one lookup, not a thousand.
+    versions: Flights<Result<u64, CacheError>>,
     counters: Counters,
 }
 
@@ -306,6 +309,7 @@ impl<C: Codec> CacheBuilder<C> {
                 config: self.config,
                 meta,
                 flights: Flights::new(),
+                versions: Flights::new(),
                 counters: Counters::default(),
             }),
         })

@@ -7,6 +7,7 @@
 //! took its lease before the invalidation, so the invalidation changes the item's cas
 //! and that reader's fill is refused. [`Cache::write`] runs the two in that order.
 
+use super::flight::Joined;
 use super::metrics::Counters;
 use super::{BoxError, Cache, CacheError, Codec, Inner, keys};
 use crate::Expiry;
@@ -117,12 +118,27 @@ impl<C: Codec> Inner<C> {
         Ok(())
     }
 
-    /// The namespace's current version: one lookup. A namespace without one (new, or
-    /// its version evicted) gets a fresh one, never one used before.
+    /// The namespace's current version: one lookup, shared by the callers of this
+    /// process that ask at the same time.
     pub(crate) async fn namespace_version(&self) -> Result<u64, CacheError> {
         let vk = keys::version_key(&self.namespace);
         loop {
-            if let Some(item) = self.client.get(&vk).await? {
+            match self.versions.join(&vk) {
+                Joined::Leader(lead) => return lead.finish(self.lookup_version(&vk).await),
+                Joined::Follower(flight) => {
+                    if let Some(version) = flight.wait().await {
+                        return version;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the namespace's version. A namespace without one (new, or its version
+    /// evicted) gets a fresh one, never one used before.
+    async fn lookup_version(&self, vk: &str) -> Result<u64, CacheError> {
+        loop {
+            if let Some(item) = self.client.get(vk).await? {
                 return std::str::from_utf8(&item.value)
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
