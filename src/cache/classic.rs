@@ -58,7 +58,7 @@ impl<C: Codec> Inner<C> {
                                 return hit(stored);
                             }
                             Counters::add(&c.early_refreshes, 1);
-                            Some(cas)
+                            Some((cas, false))
                         }
                         Err(e) => return fail(e),
                     }
@@ -73,7 +73,7 @@ impl<C: Codec> Inner<C> {
                         Ok(true) => match self.client.gets(wire).await {
                             Ok(Some(p)) if p.value.is_empty() => {
                                 Counters::add(&c.lease_wins, 1);
-                                p.cas
+                                p.cas.map(|cas| (cas, true))
                             }
                             // Invalidated or filled in the instant between: read again.
                             Ok(_) => continue,
@@ -84,8 +84,8 @@ impl<C: Codec> Inner<C> {
                     }
                 }
             };
-            if let Some(cas) = cas {
-                return self.load_and_cas(wire, cas, loader).await;
+            if let Some((cas, placeholder)) = cas {
+                return self.load_and_cas(wire, cas, placeholder, loader).await;
             }
             // Someone else holds the lease.
             if !missed {
@@ -99,7 +99,15 @@ impl<C: Codec> Inner<C> {
         }
     }
 
-    async fn load_and_cas<F, Fut, E>(&self, wire: &str, cas: u64, loader: F) -> Loaded<C::Value>
+    /// Loads and fills with `cas`, the unique of our lease placeholder (`placeholder`)
+    /// or of the value being refreshed early.
+    async fn load_and_cas<F, Fut, E>(
+        &self,
+        wire: &str,
+        cas: u64,
+        placeholder: bool,
+        loader: F,
+    ) -> Loaded<C::Value>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<C::Value>, E>>,
@@ -108,7 +116,16 @@ impl<C: Codec> Inner<C> {
         let (row, took) = self.load(loader).await;
         let row = match row {
             Ok(row) => row,
-            Err(e) => return fail(e),
+            Err(e) => {
+                if placeholder {
+                    // Give the lease back now rather than after its TTL. Classic
+                    // commands have no conditional delete, but a `cas` to an item that
+                    // is already expired is one: it only replaces our placeholder.
+                    let gone = StoreOptions::new().expiry(Expiry::Expired);
+                    let _ = self.client.cas(wire, b"", cas, gone).await;
+                }
+                return fail(e);
+            }
         };
         let (data, shared, ttl) = match self.seal(&row, took) {
             Ok(sealed) => sealed,

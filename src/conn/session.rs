@@ -92,7 +92,8 @@ impl Session {
             // 1. Read first. Besides routing replies, this finds a connection the server
             //    closed while it sat idle *before* any queued request is taken from the
             //    shared queue: those requests then go out on the new connection instead
-            //    of failing with this one.
+            //    of failing with this one. (Once the runtime has seen the close, that is:
+            //    a close that crosses the request on the way still fails it, `Closed`.)
             loop {
                 if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
                     self.rbuf.reserve(READ_CHUNK);

@@ -677,3 +677,37 @@ async fn a_bad_namespace_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_failed_load_gives_the_lease_back_at_once() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec)
+            .lease_ttl(Duration::from_secs(30))
+            .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
+            .build()
+            .unwrap();
+        let err = cache
+            .get_or_load("k", || async {
+                Err::<Option<String>, _>(std::io::Error::other("db down"))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CacheError::Load(_)), "{kind}: {err:?}");
+        // The next caller takes the lease at once instead of waiting 30 s for it.
+        let t = Instant::now();
+        let v = cache
+            .get_or_load("k", || async {
+                Ok::<_, std::io::Error>(Some("v".to_string()))
+            })
+            .await;
+        assert_eq!(v.unwrap().as_deref(), Some("v"), "{kind}");
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{kind}: {:?}",
+            t.elapsed()
+        );
+        let m = cache.metrics();
+        assert_eq!((m.lease_wins, m.lease_waits), (2, 0), "{kind}: {m:?}");
+    }
+}
