@@ -1,6 +1,8 @@
-//! Waiting for another caller's load: doubling pauses, never past the bound.
+//! Waiting for another caller's load: doubling pauses, never past the bound, counted.
 
 use std::time::{Duration, Instant};
+
+use super::metrics::Counters;
 
 /// The first pause between polls; it doubles up to [`MAX_PAUSE`]. Short enough that a
 /// fast load is picked up quickly, capped so a slow one is not polled into the ground.
@@ -30,6 +32,43 @@ impl Backoff {
         }
         tokio::time::sleep(self.pause).await;
         self.pause = (self.pause * 2).min(MAX_PAUSE);
+        true
+    }
+}
+
+/// One caller's wait for a key someone else is loading: its backoff, and its counting
+/// (one miss per wait, however many polls; one lease wait per poll).
+pub(crate) struct Wait<'a> {
+    backoff: Backoff,
+    counters: &'a Counters,
+    missed: bool,
+}
+
+impl<'a> Wait<'a> {
+    pub fn new(bound: Duration, counters: &'a Counters) -> Self {
+        Wait {
+            backoff: Backoff::new(bound),
+            counters,
+            missed: false,
+        }
+    }
+
+    /// Counts this read as a miss, once per wait.
+    pub fn miss(&mut self) {
+        if !self.missed {
+            self.missed = true;
+            Counters::add(&self.counters.misses, 1);
+        }
+    }
+
+    /// A read found the key still being loaded: counts the miss, pauses, and returns
+    /// true to read again, or false when the bound is reached.
+    pub async fn again(&mut self) -> bool {
+        self.miss();
+        if !self.backoff.pause().await {
+            return false;
+        }
+        Counters::add(&self.counters.lease_waits, 1);
         true
     }
 }

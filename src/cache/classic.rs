@@ -13,7 +13,7 @@
 //! a reader may decide to reload a value close to its expiry, and several may decide
 //! at once, though rarely).
 
-use super::backoff::Backoff;
+use super::backoff::Wait;
 use super::envelope::{Stored, now_ms};
 use super::lease::{fail, hit};
 use super::metrics::Counters;
@@ -29,8 +29,7 @@ impl<C: Codec> Inner<C> {
         E: Into<BoxError>,
     {
         let c = &self.counters;
-        let mut backoff = Backoff::new(self.config.max_wait);
-        let mut missed = false;
+        let mut wait = Wait::new(self.config.max_wait, c);
         loop {
             let item = match self.client.gets(wire).await {
                 Ok(item) => item,
@@ -64,10 +63,7 @@ impl<C: Codec> Inner<C> {
                     }
                 }
                 None => {
-                    if !missed {
-                        missed = true;
-                        Counters::add(&c.misses, 1);
-                    }
+                    wait.miss();
                     // Try to take the lease: an empty placeholder only one reader can add.
                     match self.client.add(wire, b"", self.config.lease_ttl).await {
                         Ok(true) => match self.client.gets(wire).await {
@@ -88,14 +84,9 @@ impl<C: Codec> Inner<C> {
                 return self.load_and_cas(wire, cas, placeholder, loader).await;
             }
             // Someone else holds the lease.
-            if !missed {
-                missed = true;
-                Counters::add(&c.misses, 1);
-            }
-            if !backoff.pause().await {
+            if !wait.again().await {
                 return self.on_wait_timeout(loader).await;
             }
-            Counters::add(&c.lease_waits, 1);
         }
     }
 

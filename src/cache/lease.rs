@@ -15,7 +15,7 @@
 //! invalidation deleted it or marked it stale), memcached refuses it (`NF`/`EX`) and the
 //! row this caller read, which may predate the change, is not cached.
 
-use super::backoff::Backoff;
+use super::backoff::Wait;
 use super::envelope::{Entry, Stored};
 use super::metrics::Counters;
 use super::{BoxError, Codec, Found, Inner, Loaded};
@@ -38,8 +38,7 @@ impl<C: Codec> Inner<C> {
         if let Some(threshold) = self.config.early_refresh {
             flags = flags.recache(threshold);
         }
-        let mut backoff = Backoff::new(self.config.max_wait);
-        let mut missed = false;
+        let mut wait = Wait::new(self.config.max_wait, c);
         loop {
             let r = match self.client.meta_get(wire, &flags).await {
                 Ok(r) => r,
@@ -62,7 +61,7 @@ impl<C: Codec> Inner<C> {
             if r.flags.won {
                 Counters::add(&c.lease_wins, 1);
                 match (&entry, r.flags.stale) {
-                    (None, _) => Counters::add(&c.misses, 1),
+                    (None, _) => wait.miss(),
                     (Some(_), false) => Counters::add(&c.early_refreshes, 1),
                     (Some(_), true) => {}
                 }
@@ -85,14 +84,9 @@ impl<C: Codec> Inner<C> {
                 _ => {}
             }
             // Someone else is loading (or refreshing a stale value we may not serve).
-            if !missed {
-                missed = true;
-                Counters::add(&c.misses, 1);
-            }
-            if !backoff.pause().await {
+            if !wait.again().await {
                 return self.on_wait_timeout(loader).await;
             }
-            Counters::add(&c.lease_waits, 1);
         }
     }
 
