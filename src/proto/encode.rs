@@ -287,8 +287,14 @@ fn put_noreply(buf: &mut BytesMut, noreply: bool) {
 }
 
 /// Writes a decimal number without going through `fmt` (this runs for every request).
-pub(crate) fn put_u64(buf: &mut BytesMut, mut n: u64) {
+pub(crate) fn put_u64(buf: &mut BytesMut, n: u64) {
     let mut digits = [0u8; 20];
+    buf.put_slice(decimal(n, &mut digits));
+}
+
+/// The decimal digits of `n`, written at the end of `digits`, which is returned cut to
+/// them.
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -298,7 +304,7 @@ pub(crate) fn put_u64(buf: &mut BytesMut, mut n: u64) {
             break;
         }
     }
-    buf.put_slice(&digits[i..]);
+    &digits[i..]
 }
 
 pub(crate) fn put_i64(buf: &mut BytesMut, n: i64) {

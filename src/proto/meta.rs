@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 
 use super::base64;
-use super::encode::{put_i64, put_u64};
+use super::encode::{decimal, put_i64, put_u64};
 use super::key::{MAX_KEY_LEN, check_key, is_key_byte};
 use super::version::{Feature, Features};
 use super::{Expiry, Limits};
@@ -78,19 +78,10 @@ impl Opaque {
 }
 
 impl From<u64> for Opaque {
-    fn from(mut n: u64) -> Self {
-        // Digits straight into the inline array: this runs once per key of a get_many.
+    fn from(n: u64) -> Self {
+        // On the stack, not in a buffer: this runs once per request of a batch.
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        Opaque::new(&digits[i..]).expect("a number is a valid token")
+        Opaque::new(decimal(n, &mut digits)).expect("a number is a valid token")
     }
 }
 

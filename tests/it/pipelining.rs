@@ -40,6 +40,16 @@ async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
     (addr, sent)
 }
 
+/// A classic-only client with one connection, so every get shares one queue.
+async fn classic_one_connection(addr: &str) -> Client {
+    Client::builder()
+        .connections(1)
+        .features(Features::CLASSIC)
+        .connect(addr)
+        .await
+        .unwrap()
+}
+
 fn lines_starting(sent: &Arc<Mutex<Vec<u8>>>, prefix: &str) -> Vec<String> {
     String::from_utf8_lossy(&sent.lock().unwrap())
         .split("\r\n")
@@ -52,12 +62,7 @@ fn lines_starting(sent: &Arc<Mutex<Vec<u8>>>, prefix: &str) -> Vec<String> {
 async fn concurrent_classic_gets_share_get_lines() {
     let server = Memcached::start();
     let (addr, sent) = recording_proxy(server.addr.clone()).await;
-    let c = Client::builder()
-        .connections(1)
-        .features(Features::CLASSIC)
-        .connect(addr.as_str())
-        .await
-        .unwrap();
+    let c = classic_one_connection(addr.as_str()).await;
     for i in (0..50).step_by(2) {
         c.set(format!("k{i}"), format!("v{i}"), Expiry::Never)
             .await
@@ -101,12 +106,7 @@ async fn concurrent_classic_gets_share_get_lines() {
 async fn a_noreply_write_between_gets_is_not_overtaken() {
     let server = Memcached::start();
     let (addr, sent) = recording_proxy(server.addr.clone()).await;
-    let c = Client::builder()
-        .connections(1)
-        .features(Features::CLASSIC)
-        .connect(addr.as_str())
-        .await
-        .unwrap();
+    let c = classic_one_connection(addr.as_str()).await;
     c.set("k", "old", Expiry::Never).await.unwrap();
     let first = c.get("k");
     let second = c.get("k");
@@ -125,12 +125,7 @@ async fn a_noreply_write_between_gets_is_not_overtaken() {
 #[tokio::test]
 async fn a_dropped_coalesced_get_leaves_the_others_their_replies() {
     let server = Memcached::start();
-    let c = Client::builder()
-        .connections(1)
-        .features(Features::CLASSIC)
-        .connect(server.addr.as_str())
-        .await
-        .unwrap();
+    let c = classic_one_connection(server.addr.as_str()).await;
     for k in ["a", "b", "c"] {
         c.set(k, k, Expiry::Never).await.unwrap();
     }
