@@ -53,10 +53,10 @@ async fn request_timeout_on_a_stopped_server_then_recovery() {
         .unwrap();
     c.set("A", "value of A", Expiry::Never).await.unwrap();
     c.set("B", "value of B", Expiry::Never).await.unwrap();
-    signal(&server, "STOP");
+    server.pause();
     let err = c.get("A").await.unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
-    signal(&server, "CONT");
+    server.resume();
     // The server now answers the abandoned get of A first; that reply must be dropped.
     let b = c.get("B").await.unwrap().unwrap();
     assert_eq!(&b.value[..], b"value of B");
@@ -91,15 +91,6 @@ async fn many_tasks_get_their_own_replies() {
     for t in tasks {
         t.await.unwrap();
     }
-}
-
-fn signal(server: &Memcached, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([format!("-{sig}"), server.pid().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig}");
 }
 
 #[tokio::test]

@@ -110,6 +110,47 @@ impl Memcached {
         self.child.id()
     }
 
+    /// Freezes the server with SIGSTOP and returns once every one of its threads is
+    /// stopped. `kill` only queues the signal: a worker thread that is already running
+    /// can still answer a request sent right after it (seen once in CI), so we wait
+    /// for the kernel to report each thread in state `T`.
+    pub fn pause(&self) {
+        self.signal("STOP");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.all_threads_in_state(b'T') {
+            assert!(Instant::now() < deadline, "memcached did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{sig}"), self.pid().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{sig} {}", self.pid());
+    }
+
+    fn all_threads_in_state(&self, want: u8) -> bool {
+        let dir = format!("/proc/{}/task", self.pid());
+        let Ok(tasks) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            // The state is the first field after the parenthesised command name.
+            std::fs::read(task.path().join("stat")).is_ok_and(|stat| {
+                let after = stat.iter().rposition(|&b| b == b')').map(|i| i + 2);
+                after.and_then(|i| stat.get(i).copied()) == Some(want)
+            })
+        })
+    }
+
     /// Sends raw protocol bytes on a fresh connection and returns what the server
     /// answered within `wait` (for checks that must not go through the client).
     pub fn raw(&self, bytes: &[u8], wait: Duration) -> Vec<u8> {
