@@ -515,9 +515,10 @@ fn a_lease_holder_killed_mid_load_is_replaced_within_the_lease_ttl() {
             ms(takeover)
         );
         // Upper bound: the lease expires within LEASE_TTL of being taken (which was
-        // before the test saw the holder loading); then one poll pause (100 ms at most).
+        // before the test saw the holder loading); then one poll pause (100 ms at most),
+        // and room for a busy 2-core CI machine to schedule a process.
         assert!(
-            takeover <= LEASE_TTL + Duration::from_millis(500),
+            takeover <= LEASE_TTL + Duration::from_millis(800),
             "the new winner loaded {} ms after the lease was taken (lease TTL {} ms)",
             ms(takeover),
             ms(LEASE_TTL)

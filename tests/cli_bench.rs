@@ -82,7 +82,7 @@ fn get_reports_hits_the_server_saw_and_no_misses() {
         "{j}"
     );
     let secs = f(&j, "duration_s");
-    assert!((0.45..2.0).contains(&secs), "{j}");
+    assert!((0.45..5.0).contains(&secs), "{j}");
     let rate = hits as f64 / secs;
     assert!((f(&j, "ops_per_sec") - rate).abs() <= rate * 0.01, "{j}");
 

@@ -160,7 +160,7 @@ async fn server_dies_and_comes_back() {
             matches!(err, Error::Closed | Error::Io(_) | Error::Timeout),
             "{err:?}"
         );
-        assert!(t.elapsed() < Duration::from_millis(700));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     }
     let _server = Memcached::start_on(port, &[]);
     let deadline = Instant::now() + Duration::from_secs(5);
