@@ -84,7 +84,7 @@ fn main() {
             name: "1 task, 100-key multi-get (keys/s)",
             workload: Workload::MultiGet100,
             tasks: 1,
-            peers: all(&[1]),
+            peers: all(&[1, 2]),
             target: 1.2,
         },
     ];
