@@ -6,10 +6,13 @@
 //! values, and runs each scenario in interleaved rounds (mcaside, async-memcached,
 //! memcache, then again) so that a noisy neighbour on this shared machine hits every
 //! client alike. It reports the median ops/s over the rounds, p50 and p99 latency over
-//! all of them, and mcaside's ratio to async-memcached. memcslap, when installed, runs
-//! the 64-connection get scenario too (ops/s only: it reports no percentiles).
+//! all of them, and mcaside's ratio to async-memcached twice: the ratio of the medians,
+//! and the median of the per-round ratios with their range. A per-round ratio compares
+//! two runs seconds apart, so a neighbour's load that comes and goes over the minutes
+//! of a bench moves it less. memcslap, when installed, runs the 64-connection get
+//! scenario too (ops/s only: it reports no percentiles).
 //!
-//! Knobs: `MCASIDE_BENCH_SECS` (per run, default 2), `MCASIDE_BENCH_ROUNDS` (default 3),
+//! Knobs: `MCASIDE_BENCH_SECS` (per run, default 2), `MCASIDE_BENCH_ROUNDS` (default 5),
 //! `MCASIDE_BENCH_ONLY` (run only the scenarios whose name contains this text),
 //! The 64-task scenarios run mcaside twice: with one connection (on this 2-core
 //! machine against `-t 1`, the best batching) and with the default two; the targets
@@ -42,7 +45,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn main() {
     let secs = env_or("MCASIDE_BENCH_SECS", 2);
-    let rounds = env_or("MCASIDE_BENCH_ROUNDS", 3) as usize;
+    let rounds = env_or("MCASIDE_BENCH_ROUNDS", 5) as usize;
     let server = server::Memcached::start_with(&["-t", "1"]);
     let addr = server.addr.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -98,9 +101,9 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | client | ops/s (median) | p50 µs | p99 µs | vs async-memcached | target |"
+        "| scenario | client | ops/s (median) | p50 µs | p99 µs | vs async-memcached | per round (range) | target |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let only = std::env::var("MCASIDE_BENCH_ONLY").unwrap_or_default();
     for s in scenarios.iter().filter(|s| s.name.contains(only.as_str())) {
         let mut samples: Vec<Vec<Sample>> = s.peers.iter().map(|_| Vec::new()).collect();
@@ -119,11 +122,8 @@ fn main() {
             .iter()
             .map(|v| median(v.iter().map(Sample::ops_per_sec).collect()))
             .collect();
-        let baseline = s
-            .peers
-            .iter()
-            .position(|p| *p == Peer::AsyncMemcached)
-            .map(|i| medians[i]);
+        let base = s.peers.iter().position(|p| *p == Peer::AsyncMemcached);
+        let baseline = base.map(|i| medians[i]);
         for (i, peer) in s.peers.iter().enumerate() {
             let mut h = peers::histogram();
             for sample in &samples[i] {
@@ -131,14 +131,24 @@ fn main() {
             }
             let ratio = baseline.map(|b| medians[i] / b);
             let is_us = matches!(peer, Peer::Mcaside { .. });
+            let paired = base.filter(|&b| b != i).map(|b| {
+                let mut r: Vec<f64> = samples[i]
+                    .iter()
+                    .zip(&samples[b])
+                    .map(|(ours, theirs)| ours.ops_per_sec() / theirs.ops_per_sec())
+                    .collect();
+                r.sort_by(f64::total_cmp);
+                format!("{:.2}x ({:.2}-{:.2})", r[r.len() / 2], r[0], r[r.len() - 1])
+            });
             println!(
-                "| {} | {} | {:.0} | {} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
                 s.name,
                 peer.name(),
                 medians[i],
                 h.value_at_quantile(0.5),
                 h.value_at_quantile(0.99),
                 ratio.map_or("".into(), |r| format!("{r:.2}x")),
+                paired.unwrap_or_default(),
                 if is_us {
                     format!("≥ {:.2}x", s.target)
                 } else {
@@ -152,7 +162,7 @@ fn main() {
         {
             let ratio = baseline.map_or(String::new(), |b| format!("{:.2}x", ops / b));
             println!(
-                "| {} | memcslap (64 conn) | {ops:.0} | | | {ratio} | |",
+                "| {} | memcslap (64 conn) | {ops:.0} | | | {ratio} | | |",
                 s.name
             );
         }
