@@ -37,7 +37,7 @@ pub mod conn;
 pub mod error;
 pub mod proto;
 
-pub use client::{CasOutcome, Client, ClientBuilder, Item, Stats, StoreOptions};
+pub use client::{CasOutcome, Client, ClientBuilder, Item, Stats, StoreOptions, join_all};
 pub use error::{Error, InputError, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use proto::Expiry;
 

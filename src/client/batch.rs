@@ -175,24 +175,19 @@ impl MetaBatch<'_> {
             .enumerate()
             .filter(|(_, p)| !p.requests.is_empty())
             .collect();
-        let replies = join_all(
-            parts
-                .iter()
-                .map(|(conn, part)| {
-                    client.call(
-                        Route::Conn(*conn),
-                        "meta batch",
-                        part.requests.len(),
-                        Expect::MetaBatch,
-                        |b| {
-                            b.extend_from_slice(&part.buf);
-                            meta::mn(b);
-                            Ok(())
-                        },
-                    )
-                })
-                .collect(),
-        )
+        let replies = join_all(parts.iter().map(|(conn, part)| {
+            client.call(
+                Route::Conn(*conn),
+                "meta batch",
+                part.requests.len(),
+                Expect::MetaBatch,
+                |b| {
+                    b.extend_from_slice(&part.buf);
+                    meta::mn(b);
+                    Ok(())
+                },
+            )
+        }))
         .await;
         let mut out: Vec<Option<BatchOutcome>> = vec![None; len];
         for ((_, part), reply) in parts.iter().zip(replies) {

@@ -110,8 +110,7 @@ impl Client {
         let results = join_all(
             parts
                 .iter()
-                .map(|(conn, part)| self.get_many_classic(*conn, kind, part))
-                .collect(),
+                .map(|(conn, part)| self.get_many_classic(*conn, kind, part)),
         )
         .await;
         let mut out: Vec<Option<Item>> = vec![None; keys.len()];

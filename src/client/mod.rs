@@ -25,6 +25,7 @@ use bytes::BytesMut;
 use tracing::Instrument;
 
 pub use batch::{BatchOutcome, MetaBatch};
+pub use join::join_all;
 pub use meta::MetaDebugInfo;
 pub use noreply::NoReply;
 pub use types::{CasOutcome, Item, Stats, StoreOptions};

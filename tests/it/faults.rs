@@ -88,14 +88,10 @@ async fn close_mid_reply_fails_every_request_in_flight() {
     let addr = faulty_server(b"VALUE k 0 10\r\nabc", true).await;
     let c = fast_client(&addr).await;
     let started = Instant::now();
-    let results = crate::join_all(
-        (0..50)
-            .map(|i| {
-                let c = c.clone();
-                async move { c.get(format!("k{i}")).await }
-            })
-            .collect(),
-    )
+    let results = crate::join_all((0..50).map(|i| {
+        let c = c.clone();
+        async move { c.get(format!("k{i}")).await }
+    }))
     .await;
     for r in results {
         assert!(matches!(r, Err(Error::Closed)), "{r:?}");

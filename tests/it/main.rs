@@ -42,30 +42,7 @@ pub async fn both_clients(server: &Memcached) -> [(&'static str, Client); 2] {
     ]
 }
 
-/// Polls every future together until all are done (as that many tasks would run them)
-/// and returns their outputs in order. No `futures` dependency for this.
-pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(Option::unwrap).collect()
-}
+pub use mcaside::join_all;
 
 /// Polls a future once, as a timeout or `select!` that then drops it would. True if it
 /// had not completed.

@@ -2,9 +2,9 @@
 
 use mcaside::{Client, Item};
 
-use super::join::join_all;
 use super::keyspace::Key;
 use super::rng::mix64;
+use mcaside::join_all;
 
 pub struct Server {
     pub addr: String,

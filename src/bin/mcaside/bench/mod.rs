@@ -22,7 +22,6 @@
 mod args;
 mod cluster;
 mod hgrm;
-mod join;
 mod json;
 mod keyspace;
 mod live;
