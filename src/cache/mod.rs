@@ -5,7 +5,7 @@
 //! fails three ways. This layer closes each one:
 //!
 //! - **Stampedes.** In a process, concurrent misses of a key run one load and share its
-//!   result ([`flight`]). Across processes, memcached hands out a *lease*: the first
+//!   result (`flight.rs`). Across processes, memcached hands out a *lease*: the first
 //!   reader of a missing key gets `W` from `mg ... N<lease ttl>` and loads; everyone else
 //!   gets `Z` and waits (polling with bounded backoff; one poll per process) for the
 //!   value to appear. A waiter never waits past [`CacheBuilder::max_wait`]; then it

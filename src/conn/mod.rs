@@ -15,7 +15,7 @@
 //!   socket from its own task (see `request.rs`); the I/O task takes over the moment a
 //!   second request is queued.
 //! - **Nothing here knows memcached's commands.** Callers pass an encoder and the
-//!   [`Expect`](crate::proto::Expect)ed reply shape; the connection moves bytes and
+//!   [`Expect`]ed reply shape; the connection moves bytes and
 //!   frames. The socket kind is hidden in [`Transport`].
 
 mod addr;

@@ -1,6 +1,6 @@
 //! The reply-line grammar, written with nom's streaming combinators.
 //!
-//! Read this file top to bottom to learn what memcached can send. [`line`] takes one
+//! Read this file top to bottom to learn what memcached can send. [`line()`] takes one
 //! complete line (through its `\r\n`) and returns a [`Line`] borrowing from it. The
 //! decoder finds line boundaries and data blocks; this module only knows the grammar.
 //!

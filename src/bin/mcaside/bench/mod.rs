@@ -11,7 +11,7 @@
 //! - [`rng`], [`zipf`], [`keyspace`]: which keys requests use and what values they hold;
 //! - [`cluster`]: the clients, and which server holds a key;
 //! - [`preload`]: filling the key space before the run;
-//! - [`worker`], [`join`]: sending requests; [`tally`]: counting what happened;
+//! - [`worker`]: sending requests (with `mcaside::join_all`); [`tally`]: counting what happened;
 //! - [`live`], [`report`], [`json`], [`hgrm`], [`server_stats`]: showing it.
 //!
 //! Timing: every worker adds each completed request to its own [`Tally`]; this module's
