@@ -1,10 +1,9 @@
 //! The servers under load: one client each, and which server holds which key.
 
-use mcaside::{Client, Item};
+use mcaside::{Client, Item, join_all};
 
 use super::keyspace::Key;
 use super::rng::mix64;
-use mcaside::join_all;
 
 pub struct Server {
     pub addr: String,

@@ -9,11 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcaside::Expiry;
+use mcaside::{Expiry, join_all};
 
 use super::cluster::Cluster;
 use super::keyspace::{Key, is_value_of, value};
-use mcaside::join_all;
 
 /// Tasks storing keys at once, and sets each one keeps in flight: 512 requests in
 /// flight stores ~100k small keys a second on one core of memcached, and spreads the

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use mcaside::Expiry;
+use mcaside::{Expiry, join_all};
 
 use super::args::{Plan, Workload};
 use super::cluster::Cluster;
 use super::keyspace::{Key, Picker, is_value_of, value};
 use super::rng::Rng;
 use super::tally::{Outcome, Tally};
-use mcaside::join_all;
 
 /// How long a worker waits after a failed request before the next one.
 const FAILURE_PAUSE: Duration = Duration::from_millis(1);
