@@ -220,11 +220,15 @@ impl Memcached {
                 return false; // exited: most likely the port was taken
             }
             let answered = match &self.socket {
-                Some(p) => UnixStream::connect(p).ok().and_then(ask_version),
-                None => TcpStream::connect(&self.addr).ok().and_then(ask_version),
+                Some(p) => UnixStream::connect(p).ok().and_then(ask_pid),
+                None => TcpStream::connect(&self.addr).ok().and_then(ask_pid),
             };
-            if answered.is_some() {
-                return true;
+            match answered {
+                Some(pid) if pid == self.child.id() => return true,
+                // Another test's server already listens on this port (ours will fail
+                // to bind and exit): not ours, so not ready.
+                Some(_) => return false,
+                None => {}
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -242,11 +246,22 @@ impl Drop for Memcached {
     }
 }
 
-fn ask_version(mut s: impl Read + Write) -> Option<()> {
-    s.write_all(b"version\r\n").ok()?;
+/// The PID of the server answering on `s`, from `stats` (the first line, `STAT pid`).
+fn ask_pid(mut s: impl Read + Write) -> Option<u32> {
+    s.write_all(b"stats\r\n").ok()?;
     let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).ok()?;
-    buf[..n].starts_with(b"VERSION ").then_some(())
+    let mut n = 0;
+    while !buf[..n].contains(&b'\n') && n < buf.len() {
+        match s.read(&mut buf[n..]).ok()? {
+            0 => return None,
+            got => n += got,
+        }
+    }
+    let line = buf[..n].split(|&b| b == b'\r').next()?;
+    std::str::from_utf8(line.strip_prefix(b"STAT pid ")?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn base_command() -> Command {
