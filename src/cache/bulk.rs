@@ -9,7 +9,7 @@
 //! lease could predate an invalidation), and the fills go back in one more batch, each
 //! with its lease's cas. Keys another caller of this process is fetching are waited for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::envelope::Stored;
 use super::flight::Joined;
@@ -64,12 +64,14 @@ impl<C: Codec> Cache<C> {
         // One pipelined read for every key led; then, for keys another process holds
         // the lease of, pipelined re-reads with a doubling pause, up to the wait bound.
         // In the order the keys were given, so the loader sees them in that order.
+        // Each key once: a key asked twice must not wait on the lease its first
+        // mention just took.
+        let mut seen = HashSet::new();
         let mut pending: Vec<&str> = wires
             .iter()
             .map(String::as_str)
-            .filter(|w| leads.contains_key(w))
+            .filter(|w| leads.contains_key(w) && seen.insert(*w))
             .collect();
-        pending.dedup();
         let mut backoff = super::backoff::Backoff::new(inner.config.max_wait);
         let mut first = true;
         while !pending.is_empty() {
@@ -260,8 +262,10 @@ impl<C: Codec> Cache<C> {
     }
 
     /// The classic form of [`read_batch_meta`](Self::read_batch_meta): one `gets` of
-    /// every key, then for each miss an `add` of a lease placeholder and a `gets` of
-    /// its cas (two round trips per miss: the price of leases without meta commands).
+    /// every key, then for the misses an `add` of a lease placeholder and a `gets` of
+    /// its cas. The misses' adds go out together and then their gets, so taking any
+    /// number of leases costs two more round trips: the price of leases without meta
+    /// commands.
     async fn read_batch_classic<'w>(
         &self,
         keys: &[&'w str],
@@ -272,47 +276,54 @@ impl<C: Codec> Cache<C> {
         let inner = &*self.inner;
         let items = inner.client.gets_many(keys).await?;
         let mut still = Vec::new();
+        let mut missing = Vec::new();
         for (&w, item) in keys.iter().zip(items) {
-            let stored = match item {
-                Some(item) => match inner.open(item.value, item.flags) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        results.insert(w, Err(e));
-                        continue;
-                    }
-                },
-                None => None,
+            let Some(item) = item else {
+                missing.push(w);
+                continue;
             };
-            match stored {
-                Some(Stored::Value(e)) => {
+            match inner.open(item.value, item.flags) {
+                Ok(Stored::Value(e)) => {
                     Counters::add(&inner.counters.hits, 1);
                     results.insert(w, Ok(Found::Value(e.payload)));
-                    continue;
                 }
-                Some(Stored::Absent(_)) => {
+                Ok(Stored::Absent(_)) => {
                     Counters::add(&inner.counters.hits, 1);
                     results.insert(w, Ok(Found::Absent));
-                    continue;
                 }
-                Some(Stored::Placeholder) => {}
-                None => {
-                    if inner.client.add(w, b"", inner.config.lease_ttl).await?
-                        && let Some(p) = inner.client.gets(w).await?
-                        && p.value.is_empty()
-                    {
-                        Counters::add(&inner.counters.lease_wins, 1);
-                        if first {
-                            Counters::add(&inner.counters.misses, 1);
-                        }
-                        to_load.push((w, p.cas));
-                        continue;
+                Ok(Stored::Placeholder) => {
+                    if first {
+                        Counters::add(&inner.counters.misses, 1);
                     }
+                    still.push(w);
+                }
+                Err(e) => {
+                    results.insert(w, Err(e));
                 }
             }
+        }
+        // Every add is queued in join_all's first pass (so they share writes); each
+        // key's gets goes out once its add has answered.
+        let client = &inner.client;
+        let leases = crate::join_all(missing.iter().map(|&w| async move {
+            if client.add(w, b"", inner.config.lease_ttl).await? {
+                client.gets(w).await
+            } else {
+                Ok(None)
+            }
+        }))
+        .await;
+        for (w, lease) in missing.into_iter().zip(leases) {
             if first {
                 Counters::add(&inner.counters.misses, 1);
             }
-            still.push(w);
+            match lease? {
+                Some(p) if p.value.is_empty() => {
+                    Counters::add(&inner.counters.lease_wins, 1);
+                    to_load.push((w, p.cas));
+                }
+                _ => still.push(w),
+            }
         }
         Ok(still)
     }
@@ -340,14 +351,20 @@ impl<C: Codec> Cache<C> {
                 refused += u64::from(outcome.code() != Some(MetaCode::Header));
             }
         } else {
-            for (w, cas, data, ttl) in &fills {
+            // All queued in one pass, so they share writes: one round trip for them all.
+            let client = &inner.client;
+            let stored = crate::join_all(fills.iter().map(|(w, cas, data, ttl)| async move {
                 let options = crate::StoreOptions::new().flags(flags).expiry(*ttl);
                 if inner.config.fill_without_cas {
-                    inner.client.set(w, data, options).await?;
-                    continue;
+                    client.set(w, data, options).await.map(|()| true)
+                } else {
+                    let outcome = client.cas(w, data, *cas, options).await?;
+                    Ok(outcome == crate::client::CasOutcome::Stored)
                 }
-                let outcome = inner.client.cas(w, data, *cas, options).await?;
-                refused += u64::from(outcome != crate::client::CasOutcome::Stored);
+            }))
+            .await;
+            for s in stored {
+                refused += u64::from(!s?);
             }
         }
         Ok(refused)

@@ -25,7 +25,8 @@
 //!
 //! Against a server without meta commands (an older memcached, a proxy), the lease is
 //! an `add` of an empty placeholder and the fill a `cas` against its `gets` unique: the
-//! same protection against stale sets, but a lease costs two more round trips, there is
+//! same protection against stale sets, but a lease costs two more round trips (shared
+//! by all the misses of a bulk read), there is
 //! no serve-stale (no `md ... I`), and early refresh is probabilistic (XFetch).
 //!
 //! ```no_run
