@@ -138,21 +138,27 @@ impl<C: Codec> Cache<C> {
                     let refused = self.fill_batch(fills).await?;
                     Counters::add(&inner.counters.fills_refused, refused);
                 }
-                Ok(rows) => {
-                    let e = CacheError::Load(std::sync::Arc::from(BoxError::from(format!(
-                        "the batch loader returned {} rows for {} keys",
-                        rows.len(),
-                        to_load.len()
-                    ))));
+                failed => {
+                    let e = match failed {
+                        Ok(rows) => BoxError::from(format!(
+                            "the batch loader returned {} rows for {} keys",
+                            rows.len(),
+                            to_load.len()
+                        )),
+                        Err(e) => e.into(),
+                    };
+                    let e = CacheError::Load(std::sync::Arc::from(e));
                     for (w, _) in &to_load {
                         results.insert(w, Err(e.clone()));
                     }
-                }
-                Err(e) => {
-                    let e = CacheError::Load(std::sync::Arc::from(e.into()));
-                    for (w, _) in &to_load {
-                        results.insert(w, Err(e.clone()));
-                    }
+                    // Nothing to fill: give the leases back (all at once) rather than
+                    // make other processes wait for them to expire.
+                    crate::join_all(
+                        to_load
+                            .iter()
+                            .filter_map(|&(w, cas)| Some(inner.give_back(w, cas?))),
+                    )
+                    .await;
                 }
             }
         }

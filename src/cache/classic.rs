@@ -109,11 +109,7 @@ impl<C: Codec> Inner<C> {
             Ok(row) => row,
             Err(e) => {
                 if placeholder {
-                    // Give the lease back now rather than after its TTL. Classic
-                    // commands have no conditional delete, but a `cas` to an item that
-                    // is already expired is one: it only replaces our placeholder.
-                    let gone = StoreOptions::new().expiry(Expiry::Expired);
-                    let _ = self.client.cas(wire, b"", cas, gone).await;
+                    self.give_back(wire, cas).await;
                 }
                 return fail(e);
             }

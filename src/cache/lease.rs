@@ -20,7 +20,7 @@ use super::envelope::{Entry, Stored};
 use super::metrics::Counters;
 use super::{BoxError, Codec, Found, Inner, Loaded};
 use crate::proto::MetaCode;
-use crate::proto::meta::{MetaDelete, MetaGet, MetaSet};
+use crate::proto::meta::{MetaGet, MetaSet};
 
 impl<C: Codec> Inner<C> {
     pub(crate) async fn fetch_meta<F, Fut, E>(&self, wire: &str, loader: F) -> Loaded<C::Value>
@@ -115,10 +115,7 @@ impl<C: Codec> Inner<C> {
                         return hit(stored);
                     }
                 } else {
-                    // Give the lease back now, so that the next caller need not wait
-                    // for it to expire: delete our placeholder, if it is still ours.
-                    let release = MetaDelete::new().compare_cas(cas);
-                    let _ = self.client.meta_delete(wire, &release).await;
+                    self.give_back(wire, cas).await;
                 }
                 return fail(e);
             }

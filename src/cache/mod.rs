@@ -404,6 +404,21 @@ impl<C: Codec> Inner<C> {
         (result, took)
     }
 
+    /// Gives back the lease on `wire` (taken with cas `cas`) after a failed load, so
+    /// that the next caller need not wait for it to expire: deletes our placeholder if
+    /// it is still ours. Meta: `md <key> C<cas>`. Classic commands have no conditional
+    /// delete, but a `cas` to an item that is already expired is one: it only replaces
+    /// our placeholder. Best effort: if it fails, the lease expires with its TTL.
+    async fn give_back(&self, wire: &str, cas: u64) {
+        if self.meta {
+            let release = crate::proto::meta::MetaDelete::new().compare_cas(cas);
+            let _ = self.client.meta_delete(wire, &release).await;
+        } else {
+            let gone = crate::StoreOptions::new().expiry(crate::Expiry::Expired);
+            let _ = self.client.cas(wire, b"", cas, gone).await;
+        }
+    }
+
     /// Encodes a loaded row into an item's data (and the shared form of it), with the
     /// TTL it gets: jittered, and the negative TTL for an absent row.
     fn seal(
