@@ -93,13 +93,27 @@ impl<C: Codec> Cache<C> {
                 }
                 Counters::add(&inner.counters.lease_waits, pending.len() as u64);
             }
-            pending = if inner.meta {
+            let read = if inner.meta {
                 self.read_batch_meta(&pending, first, &mut results, &mut to_load)
-                    .await?
+                    .await
             } else {
                 self.read_batch_classic(&pending, first, &mut results, &mut to_load)
-                    .await?
+                    .await
             };
+            match read {
+                Ok(still) => pending = still,
+                Err(e) => {
+                    // memcached failed us mid-way: nothing is loaded. Every led key
+                    // without a result gets the error (its followers too, below), and
+                    // the leases already won go back.
+                    self.give_back_all(&to_load).await;
+                    to_load.clear();
+                    for w in leads.keys() {
+                        results.entry(w).or_insert_with(|| Err(e.clone()));
+                    }
+                    break;
+                }
+            }
             first = false;
         }
 
@@ -135,8 +149,16 @@ impl<C: Codec> Cache<C> {
                             }
                         }
                     }
-                    let refused = self.fill_batch(fills).await?;
-                    Counters::add(&inner.counters.fills_refused, refused);
+                    match self.fill_batch(fills).await {
+                        Ok(refused) => Counters::add(&inner.counters.fills_refused, refused),
+                        // The rows are loaded and correct; only caching them failed. The
+                        // callers still get them; the next readers will load again.
+                        Err(e) => tracing::warn!(
+                            target: "mcaside::cache",
+                            error = %e,
+                            "bulk fill failed"
+                        ),
+                    }
                 }
                 failed => {
                     let e = match failed {
@@ -151,14 +173,9 @@ impl<C: Codec> Cache<C> {
                     for (w, _) in &to_load {
                         results.insert(w, Err(e.clone()));
                     }
-                    // Nothing to fill: give the leases back (all at once) rather than
-                    // make other processes wait for them to expire.
-                    crate::join_all(
-                        to_load
-                            .iter()
-                            .filter_map(|&(w, cas)| Some(inner.give_back(w, cas?))),
-                    )
-                    .await;
+                    // Nothing to fill: give the leases back rather than make other
+                    // processes wait for them to expire.
+                    self.give_back_all(&to_load).await;
                 }
             }
         }
@@ -332,6 +349,12 @@ impl<C: Codec> Cache<C> {
             }
         }
         Ok(still)
+    }
+
+    /// Gives back, all at once, the leases of `to_load` this caller won.
+    async fn give_back_all(&self, to_load: &[(&str, Option<u64>)]) {
+        let leases = to_load.iter().filter_map(|&(w, cas)| Some((w, cas?)));
+        crate::join_all(leases.map(|(w, cas)| self.inner.give_back(w, cas))).await;
     }
 
     /// Stores loaded rows with the cas of their leases: one pipelined batch of

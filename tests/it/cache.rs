@@ -862,6 +862,108 @@ async fn a_failed_batch_load_gives_every_lease_back_at_once() {
     }
 }
 
+/// A proxy in front of memcached that forwards everything until the client sends
+/// `trigger`; from then on it forwards requests but drops every reply, as a server
+/// that hung mid-conversation would.
+async fn proxy_going_silent_after(upstream: &str, trigger: &'static [u8]) -> String {
+    use std::sync::atomic::AtomicBool;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let upstream = upstream.to_string();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let silent = Arc::new(AtomicBool::new(false));
+            let silence = silent.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    if buf[..n].windows(trigger.len()).any(|w| w == trigger) {
+                        silence.store(true, Ordering::SeqCst);
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n @ 1..) = sr.read(&mut buf).await {
+                    if !silent.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_bulk_read_that_memcached_fails_hands_the_error_to_its_followers() {
+    let server = Memcached::start();
+    // The bulk read is the first request with a lease (`N30`): its replies never come.
+    let addr = proxy_going_silent_after(&server.addr, b" N30").await;
+    let c = Client::builder()
+        .connections(1)
+        .request_timeout(Some(Duration::from_millis(300)))
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    let cache = Cache::builder(c, "fails", StringCodec)
+        .lease_ttl(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let never = |_: Vec<&'static str>| async {
+        Err::<Vec<Option<String>>, _>(std::io::Error::other("the loader is not reached"))
+    };
+    // The first bulk call leads "k"; the second, in the same process, follows it.
+    let (leader, follower) = tokio::join!(
+        cache.get_or_load_many(&["k"], never),
+        cache.get_or_load_many(&["k"], never),
+    );
+    assert!(
+        matches!(leader, Err(CacheError::Memcached(mcaside::Error::Timeout))),
+        "{leader:?}"
+    );
+    assert!(
+        matches!(
+            follower,
+            Err(CacheError::Memcached(mcaside::Error::Timeout))
+        ),
+        "the follower gets the leader's error, not a wait timeout: {follower:?}"
+    );
+    assert_eq!(cache.metrics().coalesced, 1);
+}
+
+#[tokio::test]
+async fn a_bulk_fill_that_memcached_fails_still_returns_the_loaded_rows() {
+    let server = Memcached::start();
+    // The fill is the first request with a cas to compare (`C<cas>`): no reply to it.
+    let addr = proxy_going_silent_after(&server.addr, b" C").await;
+    let c = Client::builder()
+        .connections(1)
+        .request_timeout(Some(Duration::from_millis(300)))
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    let cache = Cache::builder(c, "fills", StringCodec).build().unwrap();
+    let got = cache
+        .get_or_load_many(&["k1", "k2"], |ks: Vec<&'static str>| async move {
+            Ok::<_, std::io::Error>(ks.iter().map(|k| Some(format!("row {k}"))).collect())
+        })
+        .await;
+    // As in get_or_load: the rows are loaded and correct, only caching them failed.
+    assert_eq!(
+        got.unwrap(),
+        [Some("row k1".to_string()), Some("row k2".to_string())]
+    );
+}
+
 #[tokio::test]
 async fn a_key_asked_twice_in_a_bulk_read_is_loaded_once_without_waiting() {
     let server = Memcached::start();
