@@ -35,6 +35,9 @@ impl<C: Codec> Cache<C> {
         Fut: Future<Output = Result<Vec<Option<C::Value>>, E>>,
         E: Into<BoxError>,
     {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let inner = &*self.inner;
         let version = inner.namespace_version().await?;
         let wires: Vec<String> = keys

@@ -965,6 +965,26 @@ async fn a_bulk_fill_that_memcached_fails_still_returns_the_loaded_rows() {
 }
 
 #[tokio::test]
+async fn a_bulk_read_of_no_keys_sends_nothing() {
+    let server = Memcached::start();
+    let cache = Cache::builder(client(&server).await, "none", StringCodec)
+        .build()
+        .unwrap();
+    let (gets, sets) = (server.stat("cmd_get"), server.stat("cmd_set"));
+    let got = cache
+        .get_or_load_many(&[] as &[&str], |_: Vec<&str>| async {
+            Err::<Vec<Option<String>>, _>(std::io::Error::other("not called"))
+        })
+        .await
+        .unwrap();
+    assert!(got.is_empty());
+    assert_eq!(
+        (server.stat("cmd_get"), server.stat("cmd_set")),
+        (gets, sets)
+    );
+}
+
+#[tokio::test]
 async fn a_key_asked_twice_in_a_bulk_read_is_loaded_once_without_waiting() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
