@@ -35,6 +35,24 @@ impl<C: Codec> Cache<C> {
         Fut: Future<Output = Result<Vec<Option<C::Value>>, E>>,
         E: Into<BoxError>,
     {
+        let result = self.load_many(keys, loader).await;
+        if result.is_err() {
+            Counters::add(&self.inner.counters.errors, 1);
+        }
+        result
+    }
+
+    async fn load_many<K, F, Fut, E>(
+        &self,
+        keys: &[K],
+        loader: F,
+    ) -> Result<Vec<Option<C::Value>>, CacheError>
+    where
+        K: AsRef<[u8]> + Clone,
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Vec<Option<C::Value>>, E>>,
+        E: Into<BoxError>,
+    {
         if keys.is_empty() {
             return Ok(Vec::new());
         }

@@ -846,6 +846,7 @@ async fn a_failed_batch_load_gives_every_lease_back_at_once() {
             matches!(short, Err(CacheError::Load(_))),
             "{kind}: {short:?}"
         );
+        assert_eq!(cache.metrics().errors, 2, "{kind}: both counted");
         // Another process (another Cache: no shared in-process flights) takes each
         // lease at once instead of waiting 30 s for it.
         let other = build();
