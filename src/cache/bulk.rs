@@ -156,20 +156,23 @@ impl<C: Codec> Cache<C> {
             match loader(asked).await {
                 Ok(rows) if rows.len() == to_load.len() => {
                     let took = started.elapsed();
-                    let mut fills = Vec::new();
-                    for ((w, cas), row) in to_load.iter().zip(&rows) {
+                    let (mut fills, mut unfilled) = (Vec::new(), Vec::new());
+                    for (&(w, cas), row) in to_load.iter().zip(&rows) {
                         match inner.seal(row, took) {
                             Ok((data, found, ttl)) => {
                                 if let Some(cas) = cas {
-                                    fills.push((*w, *cas, data, ttl));
+                                    fills.push((w, cas, data, ttl));
                                 }
                                 results.insert(w, Ok(found));
                             }
                             Err(e) => {
+                                // The codec refused the row: nothing to fill.
+                                unfilled.push((w, cas));
                                 results.insert(w, Err(e));
                             }
                         }
                     }
+                    self.give_back_all(&unfilled).await;
                     match self.fill_batch(fills).await {
                         Ok(refused) => Counters::add(&inner.counters.fills_refused, refused),
                         // The rows are loaded and correct; only caching them failed. The

@@ -116,7 +116,13 @@ impl<C: Codec> Inner<C> {
         };
         let (data, shared, ttl) = match self.seal(&row, took) {
             Ok(sealed) => sealed,
-            Err(e) => return fail(e),
+            Err(e) => {
+                // Nothing to fill (the codec refused the row): as for a failed load.
+                if placeholder {
+                    self.give_back(wire, cas).await;
+                }
+                return fail(e);
+            }
         };
         let options = StoreOptions::new()
             .flags(super::envelope::flags(C::ID))

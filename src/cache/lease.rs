@@ -122,7 +122,13 @@ impl<C: Codec> Inner<C> {
         };
         let (data, shared, ttl) = match self.seal(&row, took) {
             Ok(sealed) => sealed,
-            Err(e) => return fail(e),
+            Err(e) => {
+                // Nothing to fill (the codec refused the row): as for a failed load.
+                if previous.is_none() {
+                    self.give_back(wire, cas).await;
+                }
+                return fail(e);
+            }
         };
         let mut fill = MetaSet::new()
             .ttl(ttl)

@@ -815,6 +815,74 @@ async fn a_failed_load_gives_the_lease_back_at_once() {
     }
 }
 
+/// Strings, except that it refuses to encode "unencodable": a codec that can fail, as
+/// JSON can for some values.
+struct PickyCodec;
+
+impl mcaside::cache::Codec for PickyCodec {
+    type Value = String;
+    const ID: u8 = 200;
+    const NAME: &'static str = "picky";
+    fn encode(&self, value: &String) -> Result<bytes::Bytes, mcaside::cache::CodecError> {
+        if value == "unencodable" {
+            return Err(mcaside::cache::CodecError("refused".into()));
+        }
+        Ok(bytes::Bytes::copy_from_slice(value.as_bytes()))
+    }
+    fn decode(&self, b: bytes::Bytes) -> Result<String, mcaside::cache::CodecError> {
+        String::from_utf8(b.to_vec()).map_err(|e| mcaside::cache::CodecError(e.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn a_row_the_codec_refuses_gives_the_lease_back_at_once() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let picky = Cache::builder(c.clone(), kind, PickyCodec)
+            .lease_ttl(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let single = picky
+            .get_or_load("a", || async {
+                Ok::<_, std::io::Error>(Some("unencodable".to_string()))
+            })
+            .await;
+        assert!(
+            matches!(single, Err(CacheError::Codec(_))),
+            "{kind}: {single:?}"
+        );
+        let bulk = picky
+            .get_or_load_many(&["b", "c"], |_: Vec<&'static str>| async {
+                Ok::<_, std::io::Error>(vec![Some("unencodable".to_string()), Some("fine".into())])
+            })
+            .await;
+        assert!(
+            matches!(bulk, Err(CacheError::Codec(_))),
+            "{kind}: {bulk:?}"
+        );
+        // Another process takes the refused rows' leases at once; "c" was filled.
+        let other = Cache::builder(c.clone(), kind, PickyCodec)
+            .lease_ttl(Duration::from_secs(30))
+            .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
+            .build()
+            .unwrap();
+        for (k, want) in [("a", "row a"), ("b", "row b"), ("c", "fine")] {
+            let v = other
+                .get_or_load(k, || async {
+                    Ok::<_, std::io::Error>(Some(format!("row {k}")))
+                })
+                .await;
+            assert_eq!(v.unwrap().as_deref(), Some(want), "{kind}: {k}");
+        }
+        let m = other.metrics();
+        assert_eq!(
+            (m.lease_wins, m.lease_waits, m.hits),
+            (2, 0, 1),
+            "{kind}: {m:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_failed_batch_load_gives_every_lease_back_at_once() {
     let server = Memcached::start();
