@@ -153,7 +153,11 @@ impl<C: Codec> Cache<C> {
             let asked: Vec<K> = to_load.iter().map(|(w, _)| key_of[w].clone()).collect();
             Counters::add(&inner.counters.loads, to_load.len() as u64);
             let started = std::time::Instant::now();
-            match loader(asked).await {
+            let guard = inner.lease_guard(to_load.iter().filter_map(|&(w, cas)| Some((w, cas?))));
+            let loaded = loader(asked).await;
+            // Loaded: every path below fills or gives back the leases itself.
+            guard.disarm();
+            match loaded {
                 Ok(rows) if rows.len() == to_load.len() => {
                     let took = started.elapsed();
                     let (mut fills, mut unfilled) = (Vec::new(), Vec::new());

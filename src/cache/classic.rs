@@ -104,7 +104,13 @@ impl<C: Codec> Inner<C> {
         Fut: Future<Output = Result<Option<C::Value>, E>>,
         E: Into<BoxError>,
     {
+        // Only a placeholder is given back: a value being refreshed early stays.
+        let guard = placeholder.then(|| self.lease_guard([(wire, cas)]));
         let (row, took) = self.load(loader).await;
+        // Loaded: every path below fills or gives back the lease itself.
+        if let Some(guard) = guard {
+            guard.disarm();
+        }
         let row = match row {
             Ok(row) => row,
             Err(e) => {

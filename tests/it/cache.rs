@@ -884,6 +884,62 @@ async fn a_row_the_codec_refuses_gives_the_lease_back_at_once() {
 }
 
 #[tokio::test]
+async fn a_caller_cancelled_mid_load_gives_the_lease_back() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let build = || {
+            Cache::builder(c.clone(), kind, StringCodec)
+                .lease_ttl(Duration::from_secs(30))
+                .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
+                .build()
+                .unwrap()
+        };
+        let cache = build();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (_never_released, release) = tokio::sync::oneshot::channel::<()>();
+        let calls = AtomicU32::new(0);
+        // The caller gives up (a request timeout around it, say) while its loader runs.
+        tokio::select! {
+            r = cache.get_or_load("k", || gated(&calls, "never stored", started_tx, release)) => {
+                panic!("{kind}: the load cannot finish: {r:?}")
+            }
+            _ = started => {}
+        }
+        // Another process takes the lease instead of waiting 30 s for it (its 5 s
+        // wait bound would fail first).
+        let other = build();
+        let v = other
+            .get_or_load("k", || async {
+                Ok::<_, std::io::Error>(Some("v".to_string()))
+            })
+            .await;
+        assert_eq!(v.unwrap().as_deref(), Some("v"), "{kind}");
+        assert_eq!(other.metrics().lease_wins, 1, "{kind}");
+
+        // The same for a bulk read cancelled while its batch loader runs.
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let bulk = cache.get_or_load_many(&["m", "n"], |_: Vec<&'static str>| async move {
+            let _ = started_tx.send(());
+            std::future::pending::<Result<Vec<Option<String>>, std::io::Error>>().await
+        });
+        tokio::select! {
+            r = bulk => panic!("{kind}: the load cannot finish: {r:?}"),
+            _ = started => {}
+        }
+        let v = other
+            .get_or_load_many(&["m", "n"], |ks: Vec<&'static str>| async move {
+                Ok::<_, std::io::Error>(ks.iter().map(|k| Some(format!("row {k}"))).collect())
+            })
+            .await;
+        assert_eq!(
+            v.unwrap(),
+            [Some("row m".to_string()), Some("row n".to_string())],
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_failed_batch_load_gives_every_lease_back_at_once() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
