@@ -20,19 +20,24 @@ impl<C: Codec> Cache<C> {
     /// A failure is returned: the cached value may then be stale until its TTL.
     pub async fn invalidate(&self, key: impl AsRef<[u8]>) -> Result<(), CacheError> {
         let inner = &*self.inner;
-        let result = async {
-            let version = inner.namespace_version().await?;
-            let wire = keys::wire_key(&inner.namespace, version, key.as_ref());
-            inner.invalidate_wire(&wire).await
-        }
-        .await;
-        if result.is_err() {
-            Counters::add(&inner.counters.errors, 1);
-        }
-        result.map_err(|e| match e {
+        let wire = match inner.namespace_version().await {
+            Ok(version) => keys::wire_key(&inner.namespace, version, key.as_ref()),
+            Err(e) => return Err(self.invalidation_failed(e)),
+        };
+        self.invalidate_at(&wire).await
+    }
+
+    async fn invalidate_at(&self, wire: &str) -> Result<(), CacheError> {
+        let invalidated = self.inner.invalidate_wire(wire).await;
+        invalidated.map_err(|e| self.invalidation_failed(e))
+    }
+
+    fn invalidation_failed(&self, e: CacheError) -> CacheError {
+        Counters::add(&self.inner.counters.errors, 1);
+        match e {
             CacheError::Memcached(e) => CacheError::Invalidation(e),
             other => other,
-        })
+        }
     }
 
     /// Runs the caller's database write, then invalidates `key`: the safe order.
@@ -61,10 +66,23 @@ impl<C: Codec> Cache<C> {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
+        // The wire key first: once the write has committed, the invalidation is queued
+        // in the same poll, with no round trip in between where a caller that gives up
+        // (a timeout around `write`) would leave the old row cached. (If memcached
+        // cannot tell the version now, the write still runs, and the lookup is tried
+        // again after it.)
+        let inner = &*self.inner;
+        let early = inner.namespace_version().await.ok();
         let out = write()
             .await
             .map_err(|e| CacheError::Write(std::sync::Arc::from(e.into())))?;
-        self.invalidate(key).await?;
+        match early {
+            Some(version) => {
+                let wire = keys::wire_key(&inner.namespace, version, key.as_ref());
+                self.invalidate_at(&wire).await?;
+            }
+            None => self.invalidate(key).await?,
+        }
         Ok(out)
     }
 

@@ -698,6 +698,43 @@ async fn a_lease_held_elsewhere_is_waited_for_up_to_the_bound() {
 }
 
 #[tokio::test]
+async fn a_write_whose_caller_gives_up_after_the_commit_still_invalidates() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec).build().unwrap();
+        let old = cache
+            .get_or_load("k", || async {
+                Ok::<_, std::io::Error>(Some("old".to_string()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(old.as_deref(), Some("old"));
+        // The caller stops waiting the moment the database write has committed (a
+        // timeout that fires just then): `write` is dropped right after it.
+        let (committed_tx, committed) = tokio::sync::oneshot::channel();
+        tokio::select! {
+            biased;
+            r = cache.write("k", || async move {
+                let _ = committed_tx.send(());
+                Ok::<_, std::io::Error>(())
+            }) => panic!("{kind}: the caller gave up first: {r:?}"),
+            _ = committed => {}
+        }
+        let now = cache
+            .get_or_load("k", || async {
+                Ok::<_, std::io::Error>(Some("new".to_string()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            now.as_deref(),
+            Some("new"),
+            "{kind}: the invalidation went out"
+        );
+    }
+}
+
+#[tokio::test]
 async fn write_runs_the_write_then_invalidates() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
