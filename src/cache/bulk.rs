@@ -364,19 +364,26 @@ impl<C: Codec> Cache<C> {
             }
         }))
         .await;
+        // Every lease won goes into `to_load`, even if another key's request failed:
+        // on an error, the caller gives back what is there.
+        let mut failed = None;
         for (w, lease) in missing.into_iter().zip(leases) {
             if first {
                 Counters::add(&inner.counters.misses, 1);
             }
-            match lease? {
-                Some(p) if p.value.is_empty() => {
+            match lease {
+                Ok(Some(p)) if p.value.is_empty() => {
                     Counters::add(&inner.counters.lease_wins, 1);
                     to_load.push((w, p.cas));
                 }
-                _ => still.push(w),
+                Ok(_) => still.push(w),
+                Err(e) => failed = failed.or(Some(e)),
             }
         }
-        Ok(still)
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(still),
+        }
     }
 
     /// Gives back, all at once, the leases of `to_load` this caller won.
