@@ -56,6 +56,7 @@ mod hash;
 mod keys;
 mod lease;
 mod metrics;
+mod release;
 mod ttl;
 mod write;
 
@@ -404,25 +405,6 @@ impl<C: Codec> Inner<C> {
         (result, took)
     }
 
-    /// Gives back the lease on `wire` (taken with cas `cas`) after a failed load; see
-    /// [`give_back`].
-    async fn give_back(&self, wire: &str, cas: u64) {
-        give_back(&self.client, self.meta, wire, cas).await;
-    }
-
-    /// A guard for placeholder leases (wire key, cas) while this caller loads.
-    fn lease_guard<'w>(&self, leases: impl IntoIterator<Item = (&'w str, u64)>) -> LeaseGuard {
-        LeaseGuard {
-            client: self.client.clone(),
-            meta: self.meta,
-            leases: leases
-                .into_iter()
-                .map(|(w, cas)| (w.to_owned(), cas))
-                .collect(),
-            armed: true,
-        }
-    }
-
     /// Encodes a loaded row into an item's data (and the shared form of it), with the
     /// TTL it gets: jittered, and the negative TTL for an absent row.
     fn seal(
@@ -476,60 +458,5 @@ impl<C: Codec> Inner<C> {
                 }
             }
         }
-    }
-}
-
-/// Gives back a lease, so that the next caller need not wait for it to expire: deletes
-/// our placeholder if it is still ours (the cas it had when we won it). Meta:
-/// `md <key> C<cas>`. Classic commands have no conditional delete, but a `cas` to an
-/// item that is already expired is one: it only replaces our placeholder. Both are
-/// harmless if the placeholder was filled meanwhile. Best effort: if it fails, the
-/// lease expires with its TTL.
-async fn give_back(client: &Client, meta: bool, wire: &str, cas: u64) {
-    if meta {
-        let release = crate::proto::meta::MetaDelete::new().compare_cas(cas);
-        let _ = client.meta_delete(wire, &release).await;
-    } else {
-        let gone = crate::StoreOptions::new().expiry(crate::Expiry::Expired);
-        let _ = client.cas(wire, b"", cas, gone).await;
-    }
-}
-
-/// The placeholder leases a caller holds while its loader runs. If the caller's future
-/// is dropped there (a timeout around `get_or_load`, a `select!`), the guard gives the
-/// leases back from a task of its own: otherwise every other caller, in this process
-/// and others, would wait for them to expire. A caller that finishes the load
-/// [`disarm`](Self::disarm)s it and fills or gives back the leases itself.
-struct LeaseGuard {
-    client: Client,
-    meta: bool,
-    leases: Vec<(String, u64)>,
-    armed: bool,
-}
-
-impl LeaseGuard {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        if !self.armed || self.leases.is_empty() {
-            return;
-        }
-        // Outside a runtime (it is shutting down) there is nobody to send them; the
-        // leases then expire with their TTL.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (client, meta) = (self.client.clone(), self.meta);
-        let leases = std::mem::take(&mut self.leases);
-        runtime.spawn(async move {
-            let each = leases
-                .iter()
-                .map(|(w, cas)| give_back(&client, meta, w, *cas));
-            crate::join_all(each).await;
-        });
     }
 }
