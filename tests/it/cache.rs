@@ -456,44 +456,19 @@ async fn bulk_reads_load_only_the_missing_keys_in_one_call() {
 /// makes a turn per request; a pipelined one makes a turn per round trip.
 async fn turn_counting_proxy(upstream: &str) -> (String, Arc<AtomicU32>) {
     use std::sync::atomic::AtomicBool;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let turns = Arc::new(AtomicU32::new(0));
     let answered = Arc::new(AtomicBool::new(true));
-    let upstream = upstream.to_string();
-    let counted = turns.clone();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            let (turns, answered_up) = (counted.clone(), answered.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n @ 1..) = cr.read(&mut buf).await {
-                    if answered_up.swap(false, Ordering::SeqCst) {
-                        turns.fetch_add(1, Ordering::SeqCst);
-                    }
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let answered_down = answered.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n @ 1..) = sr.read(&mut buf).await {
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    answered_down.store(true, Ordering::SeqCst);
-                }
-            });
+    let (counted, answered_up) = (turns.clone(), answered.clone());
+    let up = move |_: &[u8]| {
+        if answered_up.swap(false, Ordering::SeqCst) {
+            counted.fetch_add(1, Ordering::SeqCst);
         }
-    });
-    (addr, turns)
+    };
+    let down = move |_: &[u8]| {
+        answered.store(true, Ordering::SeqCst);
+        true
+    };
+    (crate::proxy::proxy(upstream, up, down).await, turns)
 }
 
 #[tokio::test]
@@ -818,15 +793,22 @@ async fn a_bad_namespace_is_refused() {
     }
 }
 
+/// A cache whose leases outlive any wait: 30 s leases, waits bounded at 5 s, then an
+/// error. A caller left waiting on a lease nobody gave back fails with `WaitTimeout`
+/// rather than succeeding late.
+fn strict<C: mcaside::cache::Codec>(c: &Client, namespace: &str, codec: C) -> Cache<C> {
+    Cache::builder(c.clone(), namespace, codec)
+        .lease_ttl(Duration::from_secs(30))
+        .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_failed_load_gives_the_lease_back_at_once() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let cache = Cache::builder(c, kind, StringCodec)
-            .lease_ttl(Duration::from_secs(30))
-            .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
-            .build()
-            .unwrap();
+        let cache = strict(&c, kind, StringCodec);
         let err = cache
             .get_or_load("k", || async {
                 Err::<Option<String>, _>(std::io::Error::other("db down"))
@@ -875,10 +857,7 @@ impl mcaside::cache::Codec for PickyCodec {
 async fn a_row_the_codec_refuses_gives_the_lease_back_at_once() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let picky = Cache::builder(c.clone(), kind, PickyCodec)
-            .lease_ttl(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let picky = strict(&c, kind, PickyCodec);
         let single = picky
             .get_or_load("a", || async {
                 Ok::<_, std::io::Error>(Some("unencodable".to_string()))
@@ -898,11 +877,7 @@ async fn a_row_the_codec_refuses_gives_the_lease_back_at_once() {
             "{kind}: {bulk:?}"
         );
         // Another process takes the refused rows' leases at once; "c" was filled.
-        let other = Cache::builder(c.clone(), kind, PickyCodec)
-            .lease_ttl(Duration::from_secs(30))
-            .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
-            .build()
-            .unwrap();
+        let other = strict(&c, kind, PickyCodec);
         for (k, want) in [("a", "row a"), ("b", "row b"), ("c", "fine")] {
             let v = other
                 .get_or_load(k, || async {
@@ -924,14 +899,7 @@ async fn a_row_the_codec_refuses_gives_the_lease_back_at_once() {
 async fn a_caller_cancelled_mid_load_gives_the_lease_back() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let build = || {
-            Cache::builder(c.clone(), kind, StringCodec)
-                .lease_ttl(Duration::from_secs(30))
-                .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
-                .build()
-                .unwrap()
-        };
-        let cache = build();
+        let cache = strict(&c, kind, StringCodec);
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let (_never_released, release) = tokio::sync::oneshot::channel::<()>();
         let calls = AtomicU32::new(0);
@@ -944,7 +912,7 @@ async fn a_caller_cancelled_mid_load_gives_the_lease_back() {
         }
         // Another process takes the lease instead of waiting 30 s for it (its 5 s
         // wait bound would fail first).
-        let other = build();
+        let other = strict(&c, kind, StringCodec);
         let v = other
             .get_or_load("k", || async {
                 Ok::<_, std::io::Error>(Some("v".to_string()))
@@ -980,14 +948,7 @@ async fn a_caller_cancelled_mid_load_gives_the_lease_back() {
 async fn a_failed_batch_load_gives_every_lease_back_at_once() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let build = || {
-            Cache::builder(c.clone(), kind, StringCodec)
-                .lease_ttl(Duration::from_secs(30))
-                .max_wait(Duration::from_secs(5), OnWaitTimeout::Fail)
-                .build()
-                .unwrap()
-        };
-        let cache = build();
+        let cache = strict(&c, kind, StringCodec);
         // A loader that fails, and one that answers with the wrong number of rows.
         let failed = cache
             .get_or_load_many(&["x", "y"], |_: Vec<&'static str>| async {
@@ -1010,7 +971,7 @@ async fn a_failed_batch_load_gives_every_lease_back_at_once() {
         assert_eq!(cache.metrics().errors, 2, "{kind}: both counted");
         // Another process (another Cache: no shared in-process flights) takes each
         // lease at once instead of waiting 30 s for it.
-        let other = build();
+        let other = strict(&c, kind, StringCodec);
         for k in ["x", "y", "z"] {
             let v = other
                 .get_or_load(k, || async {
@@ -1029,40 +990,15 @@ async fn a_failed_batch_load_gives_every_lease_back_at_once() {
 /// that hung mid-conversation would.
 async fn proxy_going_silent_after(upstream: &str, trigger: &'static [u8]) -> String {
     use std::sync::atomic::AtomicBool;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let upstream = upstream.to_string();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            let silent = Arc::new(AtomicBool::new(false));
-            let silence = silent.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n @ 1..) = cr.read(&mut buf).await {
-                    if buf[..n].windows(trigger.len()).any(|w| w == trigger) {
-                        silence.store(true, Ordering::SeqCst);
-                    }
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n @ 1..) = sr.read(&mut buf).await {
-                    if !silent.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
+    let silent = Arc::new(AtomicBool::new(false));
+    let silence = silent.clone();
+    let up = move |chunk: &[u8]| {
+        if chunk.windows(trigger.len()).any(|w| w == trigger) {
+            silence.store(true, Ordering::SeqCst);
         }
-    });
-    addr
+    };
+    let down = move |_: &[u8]| !silent.load(Ordering::SeqCst);
+    crate::proxy::proxy(upstream, up, down).await
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod harness;
 mod limits;
 mod meta;
 mod pipelining;
+mod proxy;
 
 use mcaside::Client;
 pub use server::Memcached;

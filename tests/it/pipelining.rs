@@ -5,39 +5,15 @@ use std::sync::{Arc, Mutex};
 
 use mcaside::proto::Features;
 use mcaside::{Client, Expiry};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::Memcached;
 
-/// A proxy that forwards bytes both ways and keeps a copy of what the client sent.
+/// A proxy that keeps a copy of what the client sent.
 async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let sent = Arc::new(Mutex::new(Vec::new()));
     let record = sent.clone();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let server = TcpStream::connect(&upstream).await.unwrap();
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            let record = record.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 65536];
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    record.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
-            });
-        }
-    });
-    (addr, sent)
+    let up = move |chunk: &[u8]| record.lock().unwrap().extend_from_slice(chunk);
+    (crate::proxy::proxy(&upstream, up, |_| true).await, sent)
 }
 
 /// A classic-only client with one connection, so every get shares one queue.
