@@ -104,32 +104,11 @@ impl<C: Codec> Inner<C> {
         Fut: Future<Output = Result<Option<C::Value>, E>>,
         E: Into<BoxError>,
     {
-        // Only a placeholder is given back: a value being refreshed early stays.
-        let guard = placeholder.then(|| self.lease_guard([(wire, cas)]));
-        let (row, took) = self.load(loader).await;
-        // Loaded: every path below fills or gives back the lease itself.
-        if let Some(guard) = guard {
-            guard.disarm();
-        }
-        let row = match row {
-            Ok(row) => row,
-            Err(e) => {
-                if placeholder {
-                    self.give_back(wire, cas).await;
-                }
-                return fail(e);
-            }
-        };
-        let (data, shared, ttl) = match self.seal(&row, took) {
-            Ok(sealed) => sealed,
-            Err(e) => {
-                // Nothing to fill (the codec refused the row): as for a failed load.
-                if placeholder {
-                    self.give_back(wire, cas).await;
-                }
-                return fail(e);
-            }
-        };
+        let (row, data, shared, ttl) =
+            match self.load_as_holder(wire, cas, placeholder, loader).await {
+                Ok(loaded) => loaded,
+                Err(not) => return fail(not.error),
+            };
         let options = StoreOptions::new()
             .flags(super::envelope::flags(C::ID))
             .expiry(Expiry::After(ttl));

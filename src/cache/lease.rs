@@ -105,37 +105,21 @@ impl<C: Codec> Inner<C> {
         E: Into<BoxError>,
     {
         let c = &self.counters;
-        // Only a placeholder is given back: a value being refreshed early stays.
-        let guard = previous.is_none().then(|| self.lease_guard([(wire, cas)]));
-        let (row, took) = self.load(loader).await;
-        // Loaded: every path below fills or gives back the lease itself.
-        if let Some(guard) = guard {
-            guard.disarm();
-        }
-        let row = match row {
-            Ok(row) => row,
-            Err(e) => {
-                if let Some((stored, _)) = previous {
-                    if self.config.stale_if_error {
+        let placeholder = previous.is_none();
+        let (row, data, shared, ttl) =
+            match self.load_as_holder(wire, cas, placeholder, loader).await {
+                Ok(loaded) => loaded,
+                Err(not) => {
+                    if not.by_loader
+                        && self.config.stale_if_error
+                        && let Some((stored, _)) = previous
+                    {
                         Counters::add(&c.stale_served, 1);
                         return hit(stored);
                     }
-                } else {
-                    self.give_back(wire, cas).await;
+                    return fail(not.error);
                 }
-                return fail(e);
-            }
-        };
-        let (data, shared, ttl) = match self.seal(&row, took) {
-            Ok(sealed) => sealed,
-            Err(e) => {
-                // Nothing to fill (the codec refused the row): as for a failed load.
-                if previous.is_none() {
-                    self.give_back(wire, cas).await;
-                }
-                return fail(e);
-            }
-        };
+            };
         let mut fill = MetaSet::new()
             .ttl(ttl)
             .client_flags(super::envelope::flags(C::ID));

@@ -6,10 +6,64 @@
 //! not coming. Both the single-key paths (meta and classic) and the bulk path use
 //! what is here.
 
-use super::{Codec, Inner};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{BoxError, CacheError, Codec, Found, Inner};
 use crate::Client;
 
+/// Why a lease holder has nothing to fill.
+pub(super) struct NotLoaded {
+    pub error: CacheError,
+    /// The loader failed (rather than the codec refusing its row): stale-if-error may
+    /// serve the previous value.
+    pub by_loader: bool,
+}
+
 impl<C: Codec> Inner<C> {
+    /// Runs `loader` as the holder of the lease on `wire` (won with cas `cas`) and seals
+    /// its row for the fill: the row, its item data, its shared form and its TTL. A
+    /// placeholder lease (`placeholder`) is given back if the caller is cancelled during
+    /// the load, if the load fails, or if the codec refuses the row; a value being
+    /// refreshed early stays where it is.
+    pub(super) async fn load_as_holder<F, Fut, E>(
+        &self,
+        wire: &str,
+        cas: u64,
+        placeholder: bool,
+        loader: F,
+    ) -> Result<(Option<C::Value>, Bytes, Found, Duration), NotLoaded>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let guard = placeholder.then(|| self.lease_guard([(wire, cas)]));
+        let (row, took) = self.load(loader).await;
+        // Loaded: from here on the lease is filled by the caller or given back below.
+        if let Some(guard) = guard {
+            guard.disarm();
+        }
+        let sealed = match row {
+            Ok(row) => match self.seal(&row, took) {
+                Ok((data, found, ttl)) => Ok((row, data, found, ttl)),
+                Err(error) => Err(NotLoaded {
+                    error,
+                    by_loader: false,
+                }),
+            },
+            Err(error) => Err(NotLoaded {
+                error,
+                by_loader: true,
+            }),
+        };
+        if sealed.is_err() && placeholder {
+            self.give_back(wire, cas).await;
+        }
+        sealed
+    }
+
     /// Gives back the lease on `wire` (taken with cas `cas`); see [`give_back`].
     pub(super) async fn give_back(&self, wire: &str, cas: u64) {
         give_back(&self.client, self.meta, wire, cas).await;
