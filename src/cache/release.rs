@@ -1,4 +1,5 @@
-//! Giving leases back: after a failed load, and when a loading caller is cancelled.
+//! Holding a lease: loading under it, and giving it back when there is nothing to fill
+//! (a failed load, a row the codec refuses, a caller cancelled mid-load).
 //!
 //! A lease is a placeholder item that makes every other reader of the key wait (or
 //! poll) until it is filled or expires. A caller that won one and will not fill it
