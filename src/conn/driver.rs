@@ -17,12 +17,24 @@ use super::session::{End, Session};
 use super::transport::Transport;
 use crate::error::Error;
 
-/// Opens a socket to the connection's server, within the connect timeout.
+/// Opens a socket to the connection's server, runs the TLS handshake and logs in when
+/// configured, all within the connect timeout.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
-    let attempt = Transport::connect(&shared.addr);
-    match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
-        Ok(Ok(io)) => Ok(io),
-        Ok(Err(e)) => Err(e.into()),
+    let config = &shared.config;
+    let attempt = async {
+        let mut io = Transport::open(
+            &shared.addr,
+            #[cfg(feature = "tls")]
+            config.login.tls.as_ref(),
+        )
+        .await?;
+        if let Some(creds) = &config.login.credentials {
+            super::auth::login(&mut io, creds, config.limits).await?;
+        }
+        Ok(io)
+    };
+    match tokio::time::timeout(config.connect_timeout, attempt).await {
+        Ok(result) => result,
         Err(_) => Err(Error::Timeout),
     }
 }

@@ -19,11 +19,14 @@
 //!   frames. The socket kind is hidden in [`Transport`].
 
 mod addr;
+mod auth;
 mod driver;
 mod queue;
 mod request;
 mod session;
 mod sink;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::Arc;
@@ -32,6 +35,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 pub use addr::ServerAddr;
+pub use auth::Credentials;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use transport::Transport;
 
 use crate::error::{Error, InputError};
@@ -49,6 +55,17 @@ pub struct ConnConfig {
     pub backoff_min: Duration,
     /// Largest delay between reconnect attempts. Default 5 s.
     pub backoff_max: Duration,
+    /// TLS and authentication, set through [`ClientBuilder`](crate::ClientBuilder) (which
+    /// loads and checks them once, before anything connects).
+    pub(crate) login: Login,
+}
+
+/// What a new connection does before its first request: the TLS handshake, the login.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Login {
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::Tls>,
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ConnConfig {
@@ -58,6 +75,7 @@ impl Default for ConnConfig {
             connect_timeout: Duration::from_secs(1),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            login: Login::default(),
         }
     }
 }
