@@ -30,6 +30,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly), items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cache;
 pub mod client;
