@@ -40,7 +40,10 @@ pub mod error;
 pub mod proto;
 
 pub use client::{CasOutcome, Client, ClientBuilder, Item, Stats, StoreOptions, join_all};
-pub use error::{Error, InputError, ProtocolError, Result, ServerError, ServerErrorKind};
+pub use error::{
+    ConnectError, ConnectStep, Error, InputError, ProtocolError, Result, ServerError,
+    ServerErrorKind,
+};
 pub use proto::Expiry;
 
 /// The README's code, compiled as a doc test so that it stays true.

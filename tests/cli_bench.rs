@@ -366,7 +366,7 @@ fn rate_holds_and_latency_counts_from_the_due_time() {
     // 100 requests/s for 2 s, and the server frozen for 500 ms in the middle: the 50
     // requests due in that time wait up to 500 ms. Measured from when they could be
     // sent instead, only the 2 in flight (one per worker) would look slow.
-    let mut child = bench_command(
+    let child = bench_command(
         &[&server],
         &[
             "--keys",
