@@ -15,16 +15,19 @@ use tracing::{Instrument, debug, warn};
 use super::queue::{Link, Mode, Shared};
 use super::session::{End, Session};
 use super::transport::Transport;
-use crate::error::Error;
+use crate::error::{ConnectError, ConnectStep, Error};
 
-/// Opens a socket to the connection's server, within the connect timeout.
+/// Opens a socket to the connection's server, within the connect timeout. A failure
+/// names the server and the step, for the caller and for requests failing fast while
+/// the link is down.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
     let attempt = Transport::connect(&shared.addr);
-    match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
-        Ok(Ok(io)) => Ok(io),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(Error::Timeout),
-    }
+    let cause = match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
+        Ok(Ok(io)) => return Ok(io),
+        Ok(Err(e)) => Error::from(e),
+        Err(_) => Error::Timeout,
+    };
+    Err(ConnectError::new(shared.addr.clone(), ConnectStep::Connect, cause).into())
 }
 
 /// Installs the first session and starts the I/O task, in a `conn` span naming the
