@@ -21,6 +21,7 @@
 #[path = "../tests/support/server.rs"]
 mod server;
 
+#[path = "support/peers.rs"]
 mod peers;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@
 #[path = "../tests/support/server.rs"]
 mod server;
 
+#[path = "support/peers.rs"]
 mod peers;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -1,19 +1,33 @@
-//! Prints a wire transcript of every classic command against a fresh memcached: the
+//! Prints a wire transcript of every classic command against a running memcached: the
 //! exact bytes each way, escaped, from the client's TRACE-level wire log. Then the same
 //! few calls from a default client, which on a server with meta commands sends their
-//! meta forms.
+//! meta forms. The transcripts in protocol-notes.md come from it.
 //!
-//! `cargo run --example transcript` — the transcripts in protocol-notes.md come from it.
-
-#[path = "../tests/support/server.rs"]
-mod server;
+//! It needs a memcached to talk to, and it **writes keys and runs `flush_all` there**:
+//! use a scratch server, never one that holds data you want.
+//!
+//! ```sh
+//! memcached -p 22122 &
+//! cargo run --example transcript -- 127.0.0.1:22122      # or MCASIDE_SERVER=127.0.0.1:22122
+//! ```
 
 use std::time::Duration;
 
 use mcaside::{Client, Expiry, StoreOptions};
 
+const USAGE: &str = "usage: cargo run --example transcript -- HOST:PORT (or set \
+     MCASIDE_SERVER): a scratch memcached, which this fills and flushes";
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> mcaside::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // No default address: the transcript flushes the server it is pointed at.
+    let Some(addr) = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("MCASIDE_SERVER").ok())
+    else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
     // (The cache-aside section's errors are CacheError; they `expect` instead.)
     tracing_subscriber::fmt()
         .with_env_filter("mcaside::wire=trace")
@@ -22,12 +36,11 @@ async fn main() -> mcaside::Result<()> {
         .with_level(false)
         .with_ansi(false)
         .init();
-    let server = server::Memcached::start();
     // Classic commands only, one connection: what the protocol notes describe first.
     let c = Client::builder()
         .features(mcaside::proto::Features::CLASSIC)
         .connections(1)
-        .connect(server.addr.as_str())
+        .connect(addr.as_str())
         .await?;
     let step = |title: &str| println!("\n## {title}");
 
@@ -83,7 +96,7 @@ async fn main() -> mcaside::Result<()> {
     step("a default client: the same calls in meta form");
     let m = Client::builder()
         .connections(1)
-        .connect(server.addr.as_str())
+        .connect(addr.as_str())
         .await?;
     m.set(
         "greeting",

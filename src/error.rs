@@ -3,8 +3,17 @@
 //! Every fallible call returns [`Error`], whose variants keep apart the questions a caller
 //! actually asks when something goes wrong: did we refuse the input before sending
 //! ([`Error::Input`]), did the server refuse the command ([`Error::Server`]), did the
-//! reply make no sense ([`Error::Protocol`]), did the request run out of time
-//! ([`Error::Timeout`]), or did the transport fail ([`Error::Io`], [`Error::Closed`])?
+//! reply make no sense ([`Error::Protocol`]), could we not reach the server at all
+//! ([`Error::Connect`], which names the server and the step that failed), did the
+//! request run out of time ([`Error::Timeout`]), or did the transport fail
+//! ([`Error::Io`], [`Error::Closed`])?
+//!
+//! Each cause is printed once. An error's `Display` is the whole message, its causes
+//! included (`could not connect to 127.0.0.1:11211: Connection refused (os error 111)`),
+//! so `{e}` in a log line says everything; [`source`](std::error::Error::source) then
+//! returns only what that message did *not* already show (for an [`Error::Io`], the
+//! `io::Error`'s own source, if any). Tools that walk the chain (anyhow, eyre, tracing's
+//! error fields) therefore print nothing twice.
 //!
 //! `Error` is `Clone` so that one failure can be handed to every request that was in
 //! flight on a broken connection, and to every waiter of a coalesced cache load.
@@ -12,6 +21,8 @@
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+
+use crate::conn::ServerAddr;
 
 /// Everything that can go wrong in mcaside.
 #[derive(Debug, Clone)]
@@ -26,7 +37,11 @@ pub enum Error {
     /// The server's reply could not be parsed, or did not fit the request it answered.
     /// The connection it arrived on is closed, because it has fallen out of step.
     Protocol(ProtocolError),
-    /// The request did not complete within its timeout (connect or request).
+    /// Connecting to the server failed: which server, at which step (opening the socket,
+    /// the `version` probe, ...), and why. Also what requests fail with while a broken
+    /// connection cannot be re-established.
+    Connect(ConnectError),
+    /// The request did not complete within its timeout.
     Timeout,
     /// The transport failed while the request was queued or in flight.
     Io(Arc<io::Error>),
@@ -58,6 +73,7 @@ impl fmt::Display for Error {
             Error::Input(e) => write!(f, "rejected before sending: {e}"),
             Error::Server(e) => write!(f, "{e}"),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Connect(e) => write!(f, "{e}"),
             Error::Timeout => f.write_str("timed out"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
             Error::Closed => f.write_str("connection closed"),
@@ -69,14 +85,15 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// What `Display` did not already print: the inner types here are shown in full,
+    /// so only an `io::Error`'s own source (the error inside a custom `io::Error`,
+    /// which its `Display` does not show past one level) remains.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Input(e) => Some(e),
-            Error::Server(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Io(e) | Error::Tls(e) => Some(e.as_ref()),
-            Error::Config(e) => Some(e),
-            Error::Auth(e) => Some(e),
+            Error::Io(e) | Error::Tls(e) => e.source(),
+            Error::Connect(e) => e.source(),
+            Error::Input(_) | Error::Server(_) | Error::Protocol(_) => None,
+            Error::Config(_) | Error::Auth(_) => None,
             Error::Timeout | Error::Closed => None,
         }
     }
@@ -112,6 +129,111 @@ impl From<io::Error> for Error {
             return Error::Tls(Arc::new(e));
         }
         Error::Io(Arc::new(e))
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        Error::Connect(e)
+    }
+}
+
+/// A failure to connect: the server, the step that failed, and its cause.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use mcaside::error::{ConnectStep, Error};
+/// // Nothing listens on port 1.
+/// match mcaside::Client::connect("127.0.0.1:1").await {
+///     Err(Error::Connect(e)) => {
+///         assert_eq!(e.server().to_string(), "127.0.0.1:1");
+///         assert_eq!(e.step(), ConnectStep::Connect);
+///         assert!(matches!(e.cause(), Error::Io(_)));
+///         assert!(e.to_string().starts_with("could not connect to 127.0.0.1:1: "));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    server: ServerAddr,
+    step: ConnectStep,
+    cause: Box<Error>,
+}
+
+/// The step of connecting that failed. More steps (TLS, authentication) join as the
+/// client learns them, so match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectStep {
+    /// Opening the socket: name resolution and the TCP connect, or the Unix socket's
+    /// connect, within the connect timeout.
+    Connect,
+    /// The `version` request sent on a new connection to learn what the server
+    /// supports, within the connect timeout. A failure here means the socket opened
+    /// but the server did not answer (a stopped or overloaded server, a proxy that
+    /// closes unknown commands).
+    VersionProbe,
+    /// The TLS handshake (with the `tls` feature), within the connect timeout: the
+    /// cause is [`Error::Tls`] (an untrusted, expired or wrongly named certificate; a
+    /// server that wants a client certificate; a plain server) or [`Error::Timeout`].
+    Tls,
+    /// The ASCII authentication login, within the connect timeout: the cause is
+    /// [`Error::Auth`] for a refused login.
+    Auth,
+}
+
+impl ConnectError {
+    pub(crate) fn new(server: ServerAddr, step: ConnectStep, cause: Error) -> ConnectError {
+        ConnectError {
+            server,
+            step,
+            cause: Box::new(cause),
+        }
+    }
+
+    /// The server that could not be reached.
+    pub fn server(&self) -> &ServerAddr {
+        &self.server
+    }
+
+    /// The step that failed.
+    pub fn step(&self) -> ConnectStep {
+        self.step
+    }
+
+    /// Why it failed: typically [`Error::Io`] (connection refused, no such host or
+    /// socket file) or [`Error::Timeout`]; for the version probe also
+    /// [`Error::Closed`] or [`Error::Protocol`].
+    pub fn cause(&self) -> &Error {
+        &self.cause
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = &self.server;
+        match self.step {
+            ConnectStep::Connect => write!(f, "could not connect to {server}: ")?,
+            ConnectStep::VersionProbe => {
+                write!(f, "connected to {server}, but the version probe failed: ")?
+            }
+            ConnectStep::Tls => write!(f, "could not connect to {server}: ")?,
+            ConnectStep::Auth => write!(f, "connected to {server}, but the login failed: ")?,
+        }
+        match &*self.cause {
+            // "i/o error: " would say nothing the step does not already say.
+            Error::Io(e) => write!(f, "{e}"),
+            cause => write!(f, "{cause}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    /// The cause is part of the message; only what the cause itself did not show.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.cause)
     }
 }
 
@@ -160,6 +282,13 @@ pub enum InputError {
         /// What was asked for.
         what: &'static str,
     },
+    /// A server address that is neither `host:port` nor a socket path.
+    BadAddress {
+        /// The address as given.
+        addr: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -191,6 +320,11 @@ impl fmt::Display for InputError {
             InputError::BadToken { what } => write!(f, "invalid {what}"),
             InputError::NoKeys => f.write_str("no keys given"),
             InputError::Unsupported { what } => write!(f, "server does not support {what}"),
+            InputError::BadAddress { addr, reason } => write!(
+                f,
+                "{addr:?} is not a server address: {reason} (want HOST:PORT, or a Unix \
+                 socket path starting with / or ., or unix:PATH)"
+            ),
         }
     }
 }
@@ -359,3 +493,126 @@ impl From<AuthError> for Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// Every message in the chain, as anyhow's `{:#}` would print them.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(e) = next {
+            out.push(e.to_string());
+            next = e.source();
+        }
+        out
+    }
+
+    /// No message in the chain is repeated by the one before it.
+    fn assert_printed_once(e: &(dyn std::error::Error + 'static)) {
+        let c = chain(e);
+        for pair in c.windows(2) {
+            assert!(!pair[0].contains(&pair[1]), "printed twice: {c:?}");
+        }
+    }
+
+    #[derive(Debug)]
+    struct Root;
+    impl fmt::Display for Root {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the root cause")
+        }
+    }
+    impl std::error::Error for Root {}
+
+    #[derive(Debug)]
+    struct Wrapper(Root);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a wrapper")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let refused = || Error::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let addr: ServerAddr = "127.0.0.1:1".parse().unwrap();
+        let cases = [
+            refused(),
+            Error::Input(InputError::EmptyKey),
+            Error::Server(ServerError {
+                kind: ServerErrorKind::Server,
+                message: "out of memory".into(),
+            }),
+            Error::Protocol(ProtocolError::Unsolicited),
+            Error::Timeout,
+            Error::Closed,
+            ConnectError::new(addr.clone(), ConnectStep::Connect, refused()).into(),
+            ConnectError::new(addr.clone(), ConnectStep::VersionProbe, Error::Timeout).into(),
+            // A custom io::Error shows its payload, not the payload's source.
+            Error::from(io::Error::other(Wrapper(Root))),
+            ConnectError::new(
+                addr,
+                ConnectStep::Connect,
+                Error::from(io::Error::other(Wrapper(Root))),
+            )
+            .into(),
+        ];
+        for e in &cases {
+            assert_printed_once(e);
+        }
+        assert_eq!(chain(&cases[0]), ["i/o error: connection refused"]);
+        assert_eq!(
+            chain(&cases[6]),
+            ["could not connect to 127.0.0.1:1: connection refused"]
+        );
+        assert_eq!(
+            chain(&cases[7]),
+            ["connected to 127.0.0.1:1, but the version probe failed: timed out"]
+        );
+        // The root cause is still reachable, once.
+        assert_eq!(chain(&cases[8]), ["i/o error: a wrapper", "the root cause"]);
+        assert_eq!(
+            chain(&cases[9]),
+            [
+                "could not connect to 127.0.0.1:1: a wrapper",
+                "the root cause"
+            ]
+        );
+        assert!(cases[1].source().is_none());
+    }
+
+    #[test]
+    fn a_bad_address_is_an_input_error() {
+        for (addr, reason) in [
+            ("127.0.0.1", "no port"),
+            (":11211", "no host"),
+            ("localhost:http", "the port is not a number from 0 to 65535"),
+            (
+                "localhost:65536",
+                "the port is not a number from 0 to 65535",
+            ),
+            ("unix:", "empty socket path"),
+        ] {
+            let err = addr.parse::<ServerAddr>().unwrap_err();
+            assert_eq!(
+                err,
+                InputError::BadAddress {
+                    addr: addr.into(),
+                    reason
+                }
+            );
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{addr:?} is not a server address: {reason}"))
+            );
+        }
+    }
+}

@@ -30,6 +30,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly), items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cache;
 pub mod client;
@@ -38,7 +40,10 @@ pub mod error;
 pub mod proto;
 
 pub use client::{CasOutcome, Client, ClientBuilder, Item, Stats, StoreOptions, join_all};
-pub use error::{Error, InputError, ProtocolError, Result, ServerError, ServerErrorKind};
+pub use error::{
+    ConnectError, ConnectStep, Error, InputError, ProtocolError, Result, ServerError,
+    ServerErrorKind,
+};
 pub use proto::Expiry;
 
 /// The README's code, compiled as a doc test so that it stays true.

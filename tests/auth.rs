@@ -8,7 +8,7 @@ mod server;
 
 use std::time::{Duration, Instant};
 
-use mcaside::error::{AuthError, ConfigError};
+use mcaside::error::{AuthError, ConfigError, ConnectStep};
 use mcaside::{Client, Error, Expiry};
 use server::Memcached;
 
@@ -25,15 +25,32 @@ async fn authentication_right_wrong_and_missing() {
         .credentials("app", "wrong")
         .connect(server.addr.as_str())
         .await;
-    assert!(
-        matches!(wrong, Err(Error::Auth(AuthError::Refused))),
-        "{wrong:?}"
-    );
+    match wrong {
+        Err(Error::Connect(e)) => {
+            assert_eq!(e.step(), ConnectStep::Auth);
+            assert!(
+                matches!(e.cause(), Error::Auth(AuthError::Refused)),
+                "{e:?}"
+            );
+            assert!(
+                e.to_string().ends_with(
+                    "but the login failed: authentication: the server refused the user name or password"
+                ),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     let missing = Client::builder().connect(server.addr.as_str()).await;
-    assert!(
-        matches!(missing, Err(Error::Auth(AuthError::Unauthenticated))),
-        "{missing:?}"
-    );
+    match missing {
+        Err(Error::Connect(e)) => {
+            assert!(
+                matches!(e.cause(), Error::Auth(AuthError::Unauthenticated)),
+                "{e:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
     let empty = Client::builder()
         .credentials("", "x")
         .connect("127.0.0.1:1")
@@ -63,7 +80,9 @@ async fn a_refused_login_is_retried_with_backoff() {
     let started = Instant::now();
     let mut auth_errors = 0;
     while started.elapsed() < Duration::from_secs(2) {
-        if let Err(Error::Auth(AuthError::Refused)) = c.get("k").await {
+        if let Err(Error::Connect(e)) = c.get("k").await
+            && matches!(e.cause(), Error::Auth(AuthError::Refused))
+        {
             auth_errors += 1;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

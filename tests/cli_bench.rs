@@ -195,12 +195,17 @@ fn zipf_requests_concentrate_on_hot_keys() {
 #[test]
 fn mixed_follows_the_ratio_and_the_server_sees_the_sets() {
     let server = Memcached::start();
-    let mut args = vec!["--workload", "mixed", "--ratio", "3:1", "--keys", "500"];
-    args.extend(["--batch", "4", "--json"]);
+    // memtier's meaning: SET:GET, so 1:3 is three gets for every set; it implies mixed.
+    let mut args = vec!["--ratio", "1:3", "--keys", "500"];
+    args.extend(["--pipeline", "4", "--json"]);
     args.extend(QUICK);
     let o = bench(&[&server], &args);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json(&o);
+    assert_eq!(
+        (j["workload"].as_str(), j["ratio"].as_str()),
+        (Some("mixed"), Some("1:3"))
+    );
     let (gets, sets) = (u(&j, "gets"), u(&j, "sets"));
     assert!(gets + sets > 1000, "{j}");
     assert_eq!(gets + sets, u(&j, "requests"));
@@ -210,41 +215,317 @@ fn mixed_follows_the_ratio_and_the_server_sees_the_sets() {
     let tolerance = 5.0 * (0.75 * 0.25 / n).sqrt();
     assert!(
         (get_share - 0.75).abs() < tolerance,
-        "3:1 gave {gets}:{sets}"
+        "1:3 gave {sets} sets to {gets} gets"
     );
     // Sets write the same values as the preload, so every get still hits and checks.
     assert_eq!((u(&j, "errors"), u(&j, "misses")), (0, 0), "{j}");
     assert_eq!(u(&j, "hits"), gets);
-    assert_eq!(u(&j, "batch"), 4);
+    assert_eq!((u(&j, "pipeline"), u(&j, "multi_key_get")), (4, 1));
     assert!(server.stat("cmd_set") >= 500 + sets);
     assert!(u(&j["server_stats"][0], "cmd_set") > 0);
+    // Latency per command: each row counts its own requests.
+    let (get, set) = (&j["get"], &j["set"]);
+    assert_eq!(
+        (u(get, "requests"), u(set, "requests")),
+        (gets, sets),
+        "{j}"
+    );
+    for row in [get, set] {
+        assert!(u(row, "p50_us") <= u(row, "p99_us") && u(row, "p99_us") <= u(row, "max_us"));
+    }
+    assert_eq!(
+        u(&j, "max_us"),
+        u(get, "max_us").max(u(set, "max_us")),
+        "{j}"
+    );
+}
+
+/// --ratio means SET:GET, as in memtier_benchmark: 1:0 is only sets, 0:1 only gets.
+#[test]
+fn the_ratio_is_set_to_get() {
+    let server = Memcached::start();
+    let run = |ratio: &str| {
+        let o = bench(
+            &[&server],
+            &[
+                "--ratio",
+                ratio,
+                "--keys",
+                "100",
+                "--requests",
+                "200",
+                "--concurrency",
+                "2",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)
+    };
+    let only_sets = run("1:0");
+    assert_eq!((u(&only_sets, "sets"), u(&only_sets, "gets")), (400, 0));
+    let only_gets = run("0:1");
+    assert_eq!((u(&only_gets, "sets"), u(&only_gets, "gets")), (0, 400));
+    let mostly_sets = run("4:1");
+    let sets = u(&mostly_sets, "sets") as f64;
+    // 400 requests, 80 % sets: five standard deviations is 40.
+    assert!((sets - 320.0).abs() < 40.0, "{mostly_sets}");
+    // The default ratio for mixed is memtier's 1:10.
+    let o = bench(
+        &[&server],
+        &[
+            "--workload",
+            "mixed",
+            "--keys",
+            "10",
+            "--requests",
+            "1",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&o)["ratio"], "1:10");
+}
+
+/// --requests N: each task sends exactly N measured requests, whatever the pipeline,
+/// and requests sent during a warmup are not among them.
+#[test]
+fn requests_gives_exactly_n_per_task() {
+    let server = Memcached::start();
+    let args = [
+        "--keys",
+        "100",
+        "--requests",
+        "50",
+        "--concurrency",
+        "3",
+        "--pipeline",
+        "4",
+    ];
+    let o = bench(&[&server], &[&args[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(u(&j, "requests"), 150, "{j}");
+    assert_eq!(u(&j, "requests_per_task"), 50);
+    assert_eq!((u(&j, "hits"), u(&j, "errors")), (150, 0));
+    // The server's counters over the run agree exactly (no warmup: read before the
+    // first request, after the last reply).
+    assert_eq!(u(&j["server_stats"][0], "get_hits"), 150, "{j}");
+    assert!(f(&j, "duration_s") < 5.0);
+
+    let hits_before = server.stat("get_hits");
+    let o = bench(
+        &[&server],
+        &[&args[..], &["--json", "--warmup", "0.3"]].concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(u(&j, "requests"), 150, "{j}");
+    // (The server's counters are read at the end of the warmup while it goes on, so
+    // here they include a few warmup requests.)
+    let preload_reads = 100;
+    assert!(
+        server.stat("get_hits") > hits_before + preload_reads + 150,
+        "the warmup sent requests too"
+    );
+}
+
+/// --rate: the total rate is held, and latency counts from when each request was due,
+/// so a stalled server shows in every request it delayed (no coordinated omission).
+#[test]
+fn rate_holds_and_latency_counts_from_the_due_time() {
+    let server = Memcached::start();
+    let o = bench(
+        &[&server],
+        &[
+            "--keys",
+            "100",
+            "--rate",
+            "400",
+            "--concurrency",
+            "4",
+            "--json",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    let requests = u(&j, "requests");
+    assert!(
+        (360..=440).contains(&requests),
+        "400/s for 1 s gave {requests}: {j}"
+    );
+    assert_eq!(f(&j, "rate"), 400.0);
+    assert!(
+        u(&j, "p50_us") < 20_000,
+        "an idle server answers at once: {j}"
+    );
+
+    // 100 requests/s for 2 s, and the server frozen for 500 ms in the middle: the 50
+    // requests due in that time wait up to 500 ms. Measured from when they could be
+    // sent instead, only the 2 in flight (one per worker) would look slow.
+    let child = bench_command(
+        &[&server],
+        &[
+            "--keys",
+            "10",
+            "--rate",
+            "100",
+            "--concurrency",
+            "2",
+            "--json",
+            "--duration",
+            "2",
+            "--warmup",
+            "0",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run mcaside");
+    // Wait until the run has started (past the preload and its read-back of 10 keys).
+    let started = server.stat("cmd_get");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.stat("cmd_get") < started + 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bench never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.pause();
+    std::thread::sleep(Duration::from_millis(500));
+    server.resume();
+    let o = child.wait_with_output().expect("output");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    let requests = u(&j, "requests");
+    // The schedule catches up after the stall: still about 200 requests.
+    assert!((170..=215).contains(&requests), "{j}");
+    assert!(
+        u(&j, "max_us") >= 400_000,
+        "the first delayed request waited ~500 ms: {j}"
+    );
+    // About 25 requests (12 %) waited more than 250 ms.
+    assert!(u(&j, "p90_us") >= 150_000, "{j}");
+    assert!(u(&j, "p50_us") < 100_000, "{j}");
+}
+
+#[test]
+fn no_preload_and_large_values_with_max_value() {
+    let server = Memcached::start_with(&["-I", "2m", "-m", "64"]);
+    let o = bench(
+        &[&server],
+        &[
+            "--keys",
+            "100",
+            "--no-preload",
+            "--requests",
+            "20",
+            "--concurrency",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["preload"], false);
+    assert_eq!(
+        (u(&j, "misses"), u(&j, "hits")),
+        (40, 0),
+        "nothing was stored: {j}"
+    );
+    assert_eq!(server.stat("curr_items"), 0);
+    assert_eq!(server.stat("cmd_set"), 0);
+    let o = bench(
+        &[&server],
+        &["--keys", "10", "--no-preload", "--requests", "1"],
+    );
+    assert!(
+        stdout(&o).contains("no preload (--no-preload)"),
+        "{}",
+        stdout(&o)
+    );
+
+    // 1.5 MiB values: refused by the default limit before connecting, fine with
+    // --max-value against a server started with -I 2m.
+    let big = [
+        "--keys",
+        "10",
+        "--value-size",
+        "1536k",
+        "--requests",
+        "5",
+        "--concurrency",
+        "2",
+    ];
+    let o = bench(&[&server], &big);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("raise --max-value"), "{}", stderr(&o));
+    let o = bench(
+        &[&server],
+        &[&big[..], &["--max-value", "2m", "--json"]].concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!((u(&j, "hits"), u(&j, "errors")), (10, 0), "{j}");
+    assert_eq!(
+        (u(&j, "value_size"), u(&j, "max_value")),
+        (1536 << 10, 2 << 20)
+    );
 }
 
 #[test]
 fn mget_counts_keys_and_requests() {
     let server = Memcached::start();
-    let mut args = vec![
-        "--workload",
-        "mget",
-        "--batch",
-        "10",
-        "--keys",
-        "1000",
-        "--json",
-    ];
+    let mut args = vec!["--workload", "mget", "--multi-key-get", "10"];
+    args.extend(["--pipeline", "2", "--keys", "1000", "--json"]);
     args.extend(QUICK);
     let o = bench(&[&server], &args);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = json(&o);
     let requests = u(&j, "requests");
     assert!(requests > 0);
+    assert_eq!((u(&j, "multi_key_get"), u(&j, "pipeline")), (10, 2));
     assert_eq!(u(&j, "gets"), requests * 10, "{j}");
     assert_eq!(u(&j, "hits"), requests * 10);
+    assert_eq!(u(&j["get"], "requests"), requests);
     assert_eq!((u(&j, "errors"), u(&j, "misses")), (0, 0));
     let (ops, keys) = (f(&j, "ops_per_sec"), f(&j, "keys_per_sec"));
     assert!((keys - 10.0 * ops).abs() <= ops * 0.01, "{j}");
     // memcached counts each key of a multi-get.
     assert!(server.stat("get_hits") >= requests * 10);
+}
+
+/// On a terminal, the preload shows its progress (under `script`, which gives the
+/// program a pseudo-terminal), and the report has a latency row per command.
+#[test]
+fn preload_progress_on_a_terminal_and_a_row_per_command() {
+    let server = Memcached::start();
+    let command = format!(
+        "{} --server {} bench --keys 100000 --ratio 1:1 --requests 20 --concurrency 2",
+        env!("CARGO_BIN_EXE_mcaside"),
+        server.addr
+    );
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("`script` (util-linux's bsdutils) runs a command on a terminal");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(" of 100000 keys stored ("), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  get ") || l.starts_with("  set ") || l.starts_with("  total "))
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let requests = |row: &str| -> u64 { row.split_whitespace().nth(1).unwrap().parse().unwrap() };
+    assert_eq!(requests(rows[0]) + requests(rows[1]), 40);
+    assert_eq!(requests(rows[2]), 40);
 }
 
 #[test]
@@ -359,7 +640,7 @@ fn a_wrong_value_is_caught() {
 #[test]
 fn bad_arguments_fail_with_a_clear_message() {
     let server = Memcached::start();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--key-distribution", "zipf:abc"],
             "the zipf exponent \"abc\" is not a number",
@@ -370,11 +651,17 @@ fn bad_arguments_fail_with_a_clear_message() {
             "expected uniform or zipf:S",
         ),
         (
-            &["--ratio", "9:1"],
+            &["--workload", "get", "--ratio", "1:9"],
             "--ratio applies only to --workload mixed",
         ),
-        (&["--workload", "mixed", "--ratio", "9"], "expected GET:SET"),
+        (&["--ratio", "9"], "expected SET:GET"),
         (&["--duration", "0"], "more than 0 seconds"),
+        (&["--batch", "4"], "Use --pipeline N"),
+        (
+            &["--requests", "10", "--duration", "1"],
+            "cannot be used with",
+        ),
+        (&["--rate", "0"], "expected requests per second"),
     ];
     for (args, message) in cases {
         let o = bench(&[&server], args);
@@ -386,12 +673,13 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert_eq!(server.stat("cmd_set"), 0);
 
     // Only bench takes several servers.
+    let other = Memcached::start();
     let o = Command::new(env!("CARGO_BIN_EXE_mcaside"))
         .args([
             "--server",
             &server.addr,
             "--server",
-            &server.addr,
+            &other.addr,
             "get",
             "k",
         ])

@@ -78,11 +78,21 @@ async fn pipelined_load_over_tls() {
     }
 }
 
-fn assert_tls_error(result: mcaside::Result<Client>, what: &str, want: &str) {
-    match result {
-        Err(Error::Tls(e)) => assert!(e.to_string().contains(want), "{what}: {e}"),
-        other => panic!("{what}: want a TLS error, got {other:?}"),
+/// The cause of a connect failure (connect errors name the server and the step).
+fn cause(e: &Error) -> &Error {
+    match e {
+        Error::Connect(c) => c.cause(),
+        other => other,
     }
+}
+
+fn assert_tls_error(result: mcaside::Result<Client>, what: &str, want: &str) {
+    let e = result.err().unwrap_or_else(|| panic!("{what}: connected"));
+    match cause(&e) {
+        Error::Tls(inner) => assert!(inner.to_string().contains(want), "{what}: {e}"),
+        _ => panic!("{what}: want a TLS error, got {e:?}"),
+    }
+    assert!(e.to_string().starts_with("could not connect to "), "{e}");
 }
 
 #[tokio::test]
@@ -146,9 +156,13 @@ async fn a_server_that_requires_a_client_certificate() {
     let server = Memcached::start_tls(&options, &[]);
     // Without one: the server ends the handshake with an alert, which TLS 1.3 delivers
     // at the client's first read (the version probe's): a TLS error all the same.
-    match connect(&server.addr, trusting(&certs)).await {
-        Err(Error::Tls(e)) => assert!(e.to_string().contains("CertificateRequired"), "{e}"),
-        other => panic!("without a client certificate: {other:?}"),
+    let e = connect(&server.addr, trusting(&certs))
+        .await
+        .err()
+        .expect("refused");
+    match cause(&e) {
+        Error::Tls(inner) => assert!(inner.to_string().contains("CertificateRequired"), "{e}"),
+        _ => panic!("without a client certificate: {e:?}"),
     }
     let with = connect(
         &server.addr,
@@ -182,9 +196,10 @@ async fn plain_and_tls_mixed_up_fail_fast_and_typed() {
         .connect_timeout(Duration::from_secs(1))
         .connect(plain_server.addr.as_str())
         .await;
+    let e = tls.err().expect("a TLS client on a plain port fails");
     assert!(
-        matches!(tls, Err(Error::Tls(_) | Error::Timeout)),
-        "a TLS client on a plain port: {tls:?}"
+        matches!(cause(&e), Error::Tls(_) | Error::Timeout),
+        "a TLS client on a plain port: {e:?}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(2),

@@ -4,6 +4,8 @@
 //! [`super::envelope`]), so a reader whose codec differs gets
 //! [`CacheError::Codec`](super::CacheError::Codec), never garbage decoded the wrong way.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// Turns values into bytes and back. `ID` is recorded with every item.
@@ -20,17 +22,63 @@ pub trait Codec: Send + Sync + 'static {
     fn decode(&self, bytes: Bytes) -> Result<Self::Value, CodecError>;
 }
 
-/// A value that could not be encoded or decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodecError(pub String);
+/// A value that could not be encoded or decoded: what failed, with the codec's own
+/// error (serde's, UTF-8's) as its [`source`](std::error::Error::source).
+///
+/// ```
+/// use mcaside::cache::CodecError;
+/// let plain = CodecError::new("negative amounts are not stored");
+/// let bad = String::from_utf8(vec![0xff]).unwrap_err();
+/// let wrapped = CodecError::with_source("not UTF-8", bad);
+/// assert_eq!(wrapped.to_string(), "not UTF-8");
+/// assert!(std::error::Error::source(&wrapped).is_some());
+/// # let _ = plain;
+/// ```
+#[derive(Debug, Clone)]
+pub struct CodecError {
+    message: String,
+    // Arc, not Box: `CacheError` is `Clone`, to reach every waiter of a shared load.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
 
-impl std::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl CodecError {
+    /// An error with a message and no underlying cause.
+    pub fn new(message: impl Into<String>) -> CodecError {
+        CodecError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`, which stays reachable through
+    /// [`source`](std::error::Error::source) (so `message` should not repeat it).
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> CodecError {
+        CodecError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The message, without the source's.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-impl std::error::Error for CodecError {}
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
 
 /// Raw bytes, as they are.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,7 +112,7 @@ impl Codec for StringCodec {
     }
 
     fn decode(&self, bytes: Bytes) -> Result<String, CodecError> {
-        String::from_utf8(bytes.to_vec()).map_err(|e| CodecError(format!("not UTF-8: {e}")))
+        String::from_utf8(bytes.to_vec()).map_err(|e| CodecError::with_source("not UTF-8", e))
     }
 }
 
@@ -99,10 +147,11 @@ where
     fn encode(&self, value: &T) -> Result<Bytes, CodecError> {
         serde_json::to_vec(value)
             .map(Bytes::from)
-            .map_err(|e| CodecError(format!("json: {e}")))
+            .map_err(|e| CodecError::with_source("json: cannot encode the value", e))
     }
 
     fn decode(&self, bytes: Bytes) -> Result<T, CodecError> {
-        serde_json::from_slice(&bytes).map_err(|e| CodecError(format!("json: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CodecError::with_source("json: cannot decode the value", e))
     }
 }

@@ -31,7 +31,7 @@ pub use noreply::NoReply;
 pub use types::{CasOutcome, Item, Stats, StoreOptions};
 
 use crate::conn::{ConnConfig, Connection, ServerAddr};
-use crate::error::{Error, InputError, ProtocolError, Result};
+use crate::error::{ConnectError, ConnectStep, Error, InputError, ProtocolError, Result};
 use crate::proto::{Expect, Features, Limits, Reply, Version};
 use pool::Pool;
 
@@ -163,6 +163,7 @@ impl ClientBuilder {
     /// Connects to `server`.
     pub async fn connect(mut self, server: impl ToServerAddr) -> Result<Client> {
         let addr = server.to_server_addr()?;
+        let connect_timeout = self.conn.connect_timeout;
         // Every setting is checked before anything connects.
         self.conn.login.credentials = self.credentials.take().transpose()?;
         #[cfg(feature = "tls")]
@@ -186,15 +187,24 @@ impl ClientBuilder {
         };
         // What the server supports decides how some commands go on the wire (meta or
         // classic) and which meta flags may be sent. A server that does not answer
-        // `version` (some proxies) is treated as classic-only.
+        // `version` (some proxies) is treated as classic-only. The probe is part of
+        // connecting, so the connect timeout bounds it (even with no request timeout).
         let features = match self.features {
             Some(f) => f,
-            None => match client.version_of(Route::Conn(0)).await {
+            None => match tokio::time::timeout(connect_timeout, client.version_of(Route::Conn(0)))
+                .await
+                .unwrap_or(Err(Error::Timeout))
+            {
                 Ok(v) => Features {
                     version: Version::parse(&v),
                 },
                 Err(Error::Server(_)) => Features::CLASSIC,
-                Err(e) => return Err(e),
+                // The socket broke and could not be reopened: already says so.
+                Err(e @ Error::Connect(_)) => return Err(e),
+                Err(e) => {
+                    let addr = client.server().clone();
+                    return Err(ConnectError::new(addr, ConnectStep::VersionProbe, e).into());
+                }
             },
         };
         Arc::get_mut(&mut client.inner)
@@ -207,37 +217,37 @@ impl ClientBuilder {
 /// Things that name a server: `"host:port"`, a socket path, a `SocketAddr`, a
 /// [`ServerAddr`].
 pub trait ToServerAddr {
-    /// The address.
-    fn to_server_addr(self) -> std::io::Result<ServerAddr>;
+    /// The address; a string that names no server is an [`InputError::BadAddress`].
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError>;
 }
 
 impl ToServerAddr for ServerAddr {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         Ok(self)
     }
 }
 impl ToServerAddr for &ServerAddr {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         Ok(self.clone())
     }
 }
 impl ToServerAddr for &str {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         self.parse()
     }
 }
 impl ToServerAddr for String {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         self.parse()
     }
 }
 impl ToServerAddr for &String {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         self.parse()
     }
 }
 impl ToServerAddr for std::net::SocketAddr {
-    fn to_server_addr(self) -> std::io::Result<ServerAddr> {
+    fn to_server_addr(self) -> std::result::Result<ServerAddr, InputError> {
         Ok(self.into())
     }
 }
@@ -383,6 +393,7 @@ fn outcome_name(r: &Result<Reply>) -> &'static str {
         Err(Error::Timeout) => "timeout",
         Err(Error::Protocol(_)) => "protocol error",
         Err(Error::Io(_)) => "i/o error",
+        Err(Error::Connect(_)) => "connect error",
         Err(Error::Closed) => "closed",
         Err(Error::Config(_)) => "bad setting",
         Err(Error::Tls(_)) => "tls error",

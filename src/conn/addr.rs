@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::error::InputError;
+
 /// The address of one memcached server.
 ///
 /// Parsed from a string: a path (starting with `/` or `.`, or prefixed `unix:`) is a Unix
@@ -23,25 +25,42 @@ pub enum ServerAddr {
     Unix(PathBuf),
 }
 
+/// A string that names no server is bad input ([`InputError::BadAddress`]), not an I/O
+/// failure: nothing was tried.
+///
+/// ```
+/// use mcaside::conn::ServerAddr;
+/// use mcaside::InputError;
+/// let err = "127.0.0.1".parse::<ServerAddr>().unwrap_err();
+/// assert!(matches!(err, InputError::BadAddress { reason: "no port", .. }));
+/// ```
 impl FromStr for ServerAddr {
-    type Err = std::io::Error;
+    type Err = InputError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |reason| InputError::BadAddress {
+            addr: s.to_owned(),
+            reason,
+        };
         if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(bad("empty socket path"));
+            }
             return Ok(ServerAddr::Unix(path.into()));
         }
         if s.starts_with('/') || s.starts_with('.') {
             return Ok(ServerAddr::Unix(s.into()));
         }
-        if s.rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-        {
-            return Ok(ServerAddr::Tcp(s.to_owned()));
+        let Some((host, port)) = s.rsplit_once(':') else {
+            return Err(bad("no port"));
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
         }
-        Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("not a server address (want host:port or a socket path): {s:?}"),
-        ))
+        if port.parse::<u16>().is_err() {
+            return Err(bad("the port is not a number from 0 to 65535"));
+        }
+        Ok(ServerAddr::Tcp(s.to_owned()))
     }
 }
 

@@ -15,28 +15,37 @@ use tracing::{Instrument, debug, warn};
 use super::queue::{Link, Mode, Shared};
 use super::session::{End, Session};
 use super::transport::Transport;
-use crate::error::Error;
+use crate::error::{ConnectError, ConnectStep, Error};
 
 /// Opens a socket to the connection's server, runs the TLS handshake and logs in when
-/// configured, all within the connect timeout.
+/// configured, all within the connect timeout. A failure names the server and the step
+/// that failed, for the caller and for requests failing fast while the link is down.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
     let config = &shared.config;
+    let mut step = ConnectStep::Connect;
     let attempt = async {
-        let mut io = Transport::open(
-            &shared.addr,
-            #[cfg(feature = "tls")]
-            config.login.tls.as_ref(),
-        )
-        .await?;
+        let io = Transport::connect(&shared.addr).await?;
+        #[cfg(feature = "tls")]
+        let io = match &config.login.tls {
+            Some(tls) => {
+                step = ConnectStep::Tls;
+                io.into_tls(tls, &shared.addr).await?
+            }
+            None => io,
+        };
+        let mut io = io;
         if let Some(creds) = &config.login.credentials {
+            step = ConnectStep::Auth;
             super::auth::login(&mut io, creds, config.limits).await?;
         }
-        Ok(io)
+        Ok::<_, Error>(io)
     };
-    match tokio::time::timeout(config.connect_timeout, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout),
-    }
+    let cause = match tokio::time::timeout(config.connect_timeout, attempt).await {
+        Ok(Ok(io)) => return Ok(io),
+        Ok(Err(e)) => e,
+        Err(_) => Error::Timeout,
+    };
+    Err(ConnectError::new(shared.addr.clone(), step, cause).into())
 }
 
 /// Installs the first session and starts the I/O task, in a `conn` span naming the

@@ -42,22 +42,21 @@ impl Transport {
         }
     }
 
-    /// Opens a socket to `addr`, and runs the TLS handshake on it when `tls` is set.
-    /// (The caller applies the connect timeout.)
-    pub(crate) async fn open(
+    /// Runs the TLS handshake on a TCP connection to `addr`, verifying the server under
+    /// the host of `addr` unless the TLS settings name another. (The caller applies the
+    /// connect timeout.)
+    #[cfg(feature = "tls")]
+    pub(crate) async fn into_tls(
+        self,
+        tls: &super::tls::Tls,
         addr: &ServerAddr,
-        #[cfg(feature = "tls")] tls: Option<&super::tls::Tls>,
     ) -> Result<Transport, crate::Error> {
-        match addr {
-            #[cfg(feature = "tls")]
-            ServerAddr::Tcp(a) if tls.is_some() => {
-                let s = TcpStream::connect(a.as_str()).await?;
-                s.set_nodelay(true)?;
-                let tls = tls.expect("matched above");
+        match (self, addr) {
+            (Transport::Tcp(s), ServerAddr::Tcp(a)) => {
                 let host = a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h);
                 Ok(Transport::Tls(Box::new(tls.handshake(host, s).await?)))
             }
-            _ => Ok(Self::connect(addr).await?),
+            (other, _) => Ok(other),
         }
     }
 }

@@ -844,12 +844,13 @@ impl mcaside::cache::Codec for PickyCodec {
     const NAME: &'static str = "picky";
     fn encode(&self, value: &String) -> Result<bytes::Bytes, mcaside::cache::CodecError> {
         if value == "unencodable" {
-            return Err(mcaside::cache::CodecError("refused".into()));
+            return Err(mcaside::cache::CodecError::new("refused"));
         }
         Ok(bytes::Bytes::copy_from_slice(value.as_bytes()))
     }
     fn decode(&self, b: bytes::Bytes) -> Result<String, mcaside::cache::CodecError> {
-        String::from_utf8(b.to_vec()).map_err(|e| mcaside::cache::CodecError(e.to_string()))
+        String::from_utf8(b.to_vec())
+            .map_err(|e| mcaside::cache::CodecError::with_source("not UTF-8", e))
     }
 }
 

@@ -153,7 +153,10 @@ async fn server_dies_and_comes_back() {
         let t = Instant::now();
         let err = c.get("k").await.unwrap_err();
         assert!(
-            matches!(err, Error::Closed | Error::Io(_) | Error::Timeout),
+            matches!(
+                err,
+                Error::Closed | Error::Io(_) | Error::Timeout | Error::Connect(_)
+            ),
             "{err:?}"
         );
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());

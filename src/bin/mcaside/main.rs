@@ -1,95 +1,116 @@
 //! `mcaside`: talk to a memcached from the command line, and watch the bytes.
 //!
 //! ```text
-//! mcaside [--server HOST:PORT|PATH]... [--wire] <command>
-//!   get KEY | set KEY VALUE [--ttl S] [--flags N] | delete KEY | incr KEY [DELTA]
-//!   stats [GROUP] | version
-//!   meta mg|ms|md|ma KEY [VALUE] [FLAG...]     e.g. meta mg user:1 v c t N30
-//!   raw LINE...                                 each LINE sent as is, plus \r\n
+//! mcaside [--server HOST:PORT|PATH]... [--wire] [--classic] [--max-value SIZE] <command>
+//!   get|gets KEY, gat|gats KEY TTL         the value's bytes as they are (escaped on a terminal)
+//!   set|add|replace KEY VALUE|-, append|prepend KEY VALUE|-, cas KEY VALUE|- CAS
+//!   delete KEY, incr|decr KEY [DELTA], touch KEY TTL, flush_all [--delay S]
+//!   stats [GROUP], version
+//!   meta mg|ms|md|ma KEY [VALUE] [FLAG...]  e.g. meta mg user:1 v c t N30
+//!   raw LINE...                             each LINE sent as is, plus \r\n
 //!   bench [--workload get|set|mget|mixed] ...   a load generator; see `bench --help`
 //! ```
 //!
-//! `--wire` prints every byte sent (`>`) and received (`<`), escaped, one line per
-//! write or read. `--classic` keeps to the classic commands, which a default client
-//! replaces with their meta forms on a server that has them. Built with `--features cli`, so that the library itself does not
-//! depend on clap.
+//! The exit status says what happened, for scripts: 0 done, 1 the command did not apply
+//! (a miss, an item not stored), 2 an error. `--wire` prints every byte sent (`>`) and
+//! received (`<`), escaped, one line per write or read. `--classic` keeps to the classic
+//! commands, which a default client replaces with their meta forms on a server that has
+//! them. Built with `--features cli`, so that the library itself does not depend on clap.
+//!
+//! The files: `classic.rs` (the classic subcommands), `meta_args.rs` (`meta`),
+//! `raw.rs`, `bench/`; `value_io.rs` (values in from argv or stdin, out raw or
+//! escaped), `report_error.rs` (error messages), `wire.rs` (`--wire`).
 
 mod bench;
+mod classic;
 mod meta_args;
 mod raw;
+mod report_error;
+mod value_io;
 mod wire;
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
-use mcaside::proto::{Escaped, MetaReply};
-use mcaside::{Client, Expiry, StoreOptions};
+use mcaside::Client;
+use mcaside::conn::ServerAddr;
+use mcaside::proto::Limits;
+
+/// The exit statuses, as `--help` documents them.
+pub mod status {
+    use std::process::ExitCode;
+
+    /// The command did what it was asked.
+    pub const DONE: u8 = 0;
+    /// The command did not apply: a miss, or an item not stored.
+    pub const MISS: u8 = 1;
+    /// An error: bad arguments, a server that cannot be reached, a server error.
+    pub const ERROR: u8 = 2;
+
+    /// [`DONE`] if `applied`, else [`MISS`].
+    pub fn applied(applied: bool) -> ExitCode {
+        ExitCode::from(if applied { DONE } else { MISS })
+    }
+}
 
 #[derive(Parser)]
 #[command(
     name = "mcaside",
     version,
-    about = "Talk to memcached, and watch the wire"
+    about = "Talk to memcached, and watch the wire",
+    after_help = "\
+Exit status:
+  0  the command did what it was asked
+  1  it did not apply: a miss (get, gets, gat, gats, delete, incr, decr, touch, meta mg,
+     meta md, meta ma) or an item not stored (add of a key that exists; replace, append,
+     prepend or cas of a missing key; a cas conflict; meta ms answered NS or EX)
+  2  an error: bad arguments, a server that cannot be reached, a server error line
+`bench` has its own: see `mcaside bench --help`."
 )]
 struct Cli {
-    /// The server: HOST:PORT, or a Unix socket path. Only `bench` takes several.
+    /// The server: HOST:PORT, or a Unix socket path (/path, ./path or unix:path). Only
+    /// `bench` takes several (repeat the option), and none twice.
     #[arg(
         long,
         short,
         global = true,
         env = "MCASIDE_SERVER",
         default_value = "127.0.0.1:11211",
-        action = ArgAction::Append
+        action = ArgAction::Append,
+        value_name = "ADDR"
     )]
     server: Vec<String>,
-    /// Print the exact bytes sent (>) and received (<), escaped.
+    /// Print the exact bytes sent (>) and received (<), escaped, on standard error.
     #[arg(long, global = true)]
     wire: bool,
     /// Use only the classic commands, as against an older server or a proxy (by
     /// default, single-key commands go out in their meta forms on a 1.6+ server).
     #[arg(long, global = true)]
     classic: bool,
+    /// The largest value sent or accepted, in bytes; k, m and g suffixes are powers of
+    /// 1024. Raise it for a server started with a larger -I (memcached -I 4m: --max-value
+    /// 4m) [default: 1m + 1k, for memcached's default -I 1m]
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_value: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the value stored under KEY (exit status 1 on a miss).
-    Get { key: String },
-    /// Store VALUE under KEY.
-    Set {
-        key: String,
-        value: String,
-        /// Time to live in seconds (0: never expires).
-        #[arg(long, default_value_t = 0)]
-        ttl: u64,
-        /// Client flags.
-        #[arg(long, default_value_t = 0)]
-        flags: u32,
-    },
-    /// Delete KEY (exit status 1 if it did not exist).
-    Delete { key: String },
-    /// Add DELTA (default 1) to the number under KEY.
-    Incr {
-        key: String,
-        #[arg(default_value_t = 1)]
-        delta: u64,
-    },
-    /// The server's statistics, or a group of them (settings, items, slabs, ...).
-    Stats { group: Option<String> },
-    /// The server's version.
-    Version,
+    #[command(flatten)]
+    Classic(classic::ClassicCommand),
     /// A meta command with flags as the protocol spells them: `mg KEY v c t N30`.
+    /// Prints the reply code and the flags returned, by name, then the value.
+    /// Exit status 1 for EN, NF, NS and EX.
     Meta {
         #[command(subcommand)]
         command: meta_args::MetaCommand,
     },
     /// Send LINEs verbatim (each followed by \r\n) and print whatever comes back.
-    /// `\r`, `\n`, `\0`, `\\` and `\xNN` in a LINE are unescaped.
+    /// `\r`, `\n`, `\t`, `\0`, `\\` and `\xNN` in a LINE are unescaped.
     Raw {
+        /// A protocol line, such as 'get k' or 'set k 0 0 3\r\nabc'.
         #[arg(required = true)]
         lines: Vec<String>,
         /// How long to wait for more reply bytes after the last ones, in milliseconds.
@@ -97,7 +118,7 @@ enum Command {
         wait_ms: u64,
     },
     /// Generate load: preload a key space, then run a workload and report throughput,
-    /// latency percentiles and the server's own counters.
+    /// latency percentiles per command and the server's own counters.
     Bench(bench::BenchArgs),
 }
 
@@ -124,132 +145,142 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mcaside: {e}");
-            ExitCode::from(2)
+            eprintln!("mcaside: {}", report_error::describe(e.as_ref()));
+            ExitCode::from(status::ERROR)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Command::Bench(args) = &cli.command {
-        return bench::run(&cli.server, args).await;
+type BoxError = Box<dyn std::error::Error>;
+
+async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
+    let servers = servers(&cli.server)?;
+    let mut limits = Limits::default();
+    if let Some(max) = cli.max_value {
+        limits.max_value = max;
     }
-    let server = match cli.server.as_slice() {
-        [one] => one.as_str(),
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(&servers, args, limits).await;
+    }
+    let server = match servers.as_slice() {
+        [one] => one,
         _ => return Err("--server is given more than once; only bench takes several".into()),
     };
     if let Command::Raw { lines, wait_ms } = &cli.command {
-        return raw::run(server, lines, Duration::from_millis(*wait_ms), cli.wire).await;
+        let wait = std::time::Duration::from_millis(*wait_ms);
+        return raw::run(server, lines, wait, cli.wire).await;
     }
-    let mut builder = Client::builder().connections(1);
+    let mut builder = Client::builder().connections(1).limits(limits);
     if cli.classic {
         builder = builder.features(mcaside::proto::Features::CLASSIC);
     }
     let client = builder.connect(server).await?;
-    let found = |yes: bool| {
-        if yes {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        }
-    };
-    Ok(match cli.command {
-        Command::Get { key } => match client.get(&key).await? {
-            Some(item) => {
-                out(format_args!("{}\n", Escaped(&item.value)))?;
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("not found");
-                ExitCode::from(1)
-            }
-        },
-        Command::Set {
-            key,
-            value,
-            ttl,
-            flags,
-        } => {
-            let expiry = if ttl == 0 {
-                Expiry::Never
-            } else {
-                Expiry::secs(ttl)
-            };
-            client
-                .set(
-                    &key,
-                    &value,
-                    StoreOptions::new().flags(flags).expiry(expiry),
-                )
-                .await?;
-            out(format_args!("STORED\n"))?;
-            ExitCode::SUCCESS
-        }
-        Command::Delete { key } => found(client.delete(&key).await?),
-        Command::Incr { key, delta } => match client.incr(&key, delta).await? {
-            Some(n) => {
-                out(format_args!("{n}\n"))?;
-                ExitCode::SUCCESS
-            }
-            None => found(false),
-        },
-        Command::Stats { group } => {
-            let stats = match group {
-                Some(g) => client.stats_group(&g).await?,
-                None => client.stats().await?,
-            };
-            for (name, value) in stats.0 {
-                out(format_args!("{name} {value}\n"))?;
-            }
-            ExitCode::SUCCESS
-        }
-        Command::Version => {
-            out(format_args!("{}\n", client.version().await?))?;
-            ExitCode::SUCCESS
-        }
-        Command::Meta { command } => {
-            let reply = meta_args::run(&client, command).await?;
-            print_meta(&reply)?;
-            ExitCode::SUCCESS
-        }
+    match cli.command {
+        Command::Classic(command) => classic::run(&client, command, limits.max_value).await,
+        Command::Meta { command } => meta_args::run(&client, command, limits.max_value).await,
         Command::Raw { .. } | Command::Bench(_) => unreachable!("handled above"),
-    })
+    }
 }
 
-/// Writes to stdout, returning the error (a closed pipe, say) instead of panicking.
-fn out(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-    std::io::stdout().lock().write_fmt(args)
-}
-
-/// Prints a meta reply as its code, the returned flags by name, and the value.
-fn print_meta(r: &MetaReply) -> std::io::Result<()> {
-    let f = &r.flags;
-    let mut line = r.code.as_str().to_owned();
-    let mut add = |name: &str, v: Option<String>| {
-        if let Some(v) = v {
-            line.push_str(&format!(" {name}={v}"));
+/// The `--server`s, parsed, refusing one given twice (it would be counted twice: two
+/// clients, twice the connections, half the keys each).
+fn servers(given: &[String]) -> Result<Vec<ServerAddr>, BoxError> {
+    let mut servers: Vec<ServerAddr> = Vec::with_capacity(given.len());
+    for s in given {
+        let addr: ServerAddr = s.parse().map_err(|e| format!("--server: {e}"))?;
+        if servers.contains(&addr) {
+            return Err(format!("--server {addr} is given twice").into());
         }
+        servers.push(addr);
+    }
+    Ok(servers)
+}
+
+/// A size in bytes: a number, optionally followed by k, m or g (powers of 1024), as
+/// memcached's own -I takes it.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    const MAX: u64 = 1 << 30;
+    let bad = || format!("expected a size such as 1048576, 512k or 4m, not {s:?}");
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_lowercase()),
+        _ => (t, 'b'),
     };
-    add("cas", f.cas.map(|v| v.to_string()));
-    add("flags", f.client_flags.map(|v| v.to_string()));
-    add("ttl", f.ttl.map(|v| v.to_string()));
-    add("size", f.size.map(|v| v.to_string()));
-    add("hit_before", f.hit_before.map(|v| v.to_string()));
-    add("last_access", f.last_access.map(|v| v.to_string()));
-    add("key", f.key.as_ref().map(|k| Escaped(k).to_string()));
-    add("opaque", f.opaque.as_ref().map(|o| Escaped(o).to_string()));
-    for (set, name) in [
-        (f.won, " won(W)"),
-        (f.stale, " stale(X)"),
-        (f.win_taken, " win_taken(Z)"),
-    ] {
-        if set {
-            line.push_str(name);
+    let shift = match unit {
+        'b' => 0,
+        'k' => 10,
+        'm' => 20,
+        'g' => 30,
+        _ => return Err(bad()),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    match n.checked_shl(shift).filter(|&b| b >> shift == n) {
+        Some(0) => Err("must be at least 1 byte".into()),
+        Some(b) if b <= MAX => Ok(b as usize),
+        _ => Err(format!("{s:?} is above 1g, memcached's own ceiling")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand says what it does and every argument what it is for, in --help.
+    #[test]
+    fn every_argument_has_help() {
+        use clap::CommandFactory;
+        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help" && sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                check(sub, &path, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        check(&cmd, "mcaside", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("4m"), Ok(4 << 20));
+        assert_eq!(parse_size("4M"), Ok(4 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        for bad in [
+            "",
+            "m",
+            "4x",
+            "-1",
+            "0",
+            "2g",
+            "1.5m",
+            "99999999999999999999g",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
-    out(format_args!("{line}\n"))?;
-    if let Some(v) = &r.value {
-        out(format_args!("{}\n", Escaped(v)))?;
+
+    #[test]
+    fn servers_are_parsed_and_never_twice() {
+        assert_eq!(servers(&["127.0.0.1:1".into()]).unwrap().len(), 1);
+        let twice = servers(&["/tmp/mc.sock".into(), "unix:/tmp/mc.sock".into()]);
+        assert_eq!(
+            twice.unwrap_err().to_string(),
+            "--server unix:/tmp/mc.sock is given twice"
+        );
+        let bad = servers(&["127.0.0.1".into()]).unwrap_err().to_string();
+        assert!(bad.starts_with("--server: \"127.0.0.1\" is not a server address: no port"));
     }
-    Ok(())
 }

@@ -2,40 +2,123 @@
 //! (`v c t N30 O7 MS`), parsed into the library's typed flags, so the same checks apply
 //! as in code: an unknown flag or a bad argument is an error before anything is sent.
 
+use std::ffi::OsString;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use mcaside::proto::MetaReply;
 use mcaside::proto::meta::{ArithMode, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque, SetMode};
+use mcaside::proto::{Escaped, MetaCode, MetaReply};
 use mcaside::{Client, Expiry};
+
+use crate::status;
+use crate::value_io::{self, Shown, VALUE_HELP};
 
 #[derive(Subcommand)]
 pub enum MetaCommand {
-    /// mg KEY [FLAG...]: b c f h k l q s t u v, C<cas> E<cas> N<ttl> R<secs> T<ttl> O<token>
-    Mg { key: String, flags: Vec<String> },
-    /// ms KEY VALUE [FLAG...]: b c I k q s, C<cas> E<cas> F<flags> T<ttl> N<ttl> O<token> M<E|A|P|R|S>
-    Ms {
+    /// mg KEY [FLAG...]: b c f h k l q s t u v, C<cas> E<cas> N<ttl> R<secs> T<ttl> O<token>.
+    /// Exit status 1 on EN (a miss).
+    Mg {
+        /// The key.
         key: String,
-        value: String,
+        /// Flags as the protocol spells them, such as v c t N30.
+        flags: Vec<String>,
+        #[command(flatten)]
+        shown: Shown,
+    },
+    /// ms KEY VALUE [FLAG...]: b c I k q s, C<cas> E<cas> F<flags> T<ttl> N<ttl> O<token> M<E|A|P|R|S>.
+    /// Exit status 1 on NS or EX (not stored).
+    Ms {
+        /// The key.
+        key: String,
+        #[arg(help = VALUE_HELP)]
+        value: OsString,
+        /// Flags as the protocol spells them, such as T30 F5 c.
         flags: Vec<String>,
     },
-    /// md KEY [FLAG...]: b I k q x, C<cas> E<cas> T<ttl> O<token>
-    Md { key: String, flags: Vec<String> },
-    /// ma KEY [FLAG...]: b c k q t v, C<cas> E<cas> N<ttl> J<initial> D<delta> T<ttl> O<token> M<I|D|+|->
-    Ma { key: String, flags: Vec<String> },
+    /// md KEY [FLAG...]: b I k q x, C<cas> E<cas> T<ttl> O<token>.
+    /// Exit status 1 on NF or EX.
+    Md {
+        /// The key.
+        key: String,
+        /// Flags as the protocol spells them, such as I T30.
+        flags: Vec<String>,
+    },
+    /// ma KEY [FLAG...]: b c k q t v, C<cas> E<cas> N<ttl> J<initial> D<delta> T<ttl> O<token> M<I|D|+|->.
+    /// Exit status 1 on NF, NS or EX.
+    Ma {
+        /// The key.
+        key: String,
+        /// Flags as the protocol spells them, such as N0 J7 v.
+        flags: Vec<String>,
+    },
 }
 
 type Error = Box<dyn std::error::Error>;
 
-pub async fn run(client: &Client, command: MetaCommand) -> Result<MetaReply, Error> {
-    Ok(match command {
-        MetaCommand::Mg { key, flags } => client.meta_get(&key, &mg(&flags)?).await?,
-        MetaCommand::Ms { key, value, flags } => {
-            client.meta_set(&key, &value, &ms(&flags)?).await?
+pub async fn run(
+    client: &Client,
+    command: MetaCommand,
+    max_value: usize,
+) -> Result<ExitCode, Error> {
+    let (reply, shown) = match command {
+        MetaCommand::Mg { key, flags, shown } => {
+            (client.meta_get(&key, &mg(&flags)?).await?, shown)
         }
-        MetaCommand::Md { key, flags } => client.meta_delete(&key, &md(&flags)?).await?,
-        MetaCommand::Ma { key, flags } => client.meta_arith(&key, &ma(&flags)?).await?,
-    })
+        MetaCommand::Ms { key, value, flags } => {
+            let value = value_io::read(value, max_value)?;
+            let reply = client.meta_set(&key, &value, &ms(&flags)?).await?;
+            (reply, Shown { escape: false })
+        }
+        MetaCommand::Md { key, flags } => (
+            client.meta_delete(&key, &md(&flags)?).await?,
+            Shown { escape: false },
+        ),
+        MetaCommand::Ma { key, flags } => (
+            client.meta_arith(&key, &ma(&flags)?).await?,
+            // The value of `ma ... v` is a number: always a line of text.
+            Shown { escape: true },
+        ),
+    };
+    print(&reply, shown)?;
+    Ok(status::applied(matches!(
+        reply.code,
+        MetaCode::Value | MetaCode::Header
+    )))
+}
+
+/// Prints a meta reply as its code and the returned flags by name on one line, then
+/// the value, if any, as `get` prints one.
+fn print(r: &MetaReply, shown: Shown) -> std::io::Result<()> {
+    let f = &r.flags;
+    let mut line = r.code.as_str().to_owned();
+    let mut add = |name: &str, v: Option<String>| {
+        if let Some(v) = v {
+            line.push_str(&format!(" {name}={v}"));
+        }
+    };
+    add("cas", f.cas.map(|v| v.to_string()));
+    add("flags", f.client_flags.map(|v| v.to_string()));
+    add("ttl", f.ttl.map(|v| v.to_string()));
+    add("size", f.size.map(|v| v.to_string()));
+    add("hit_before", f.hit_before.map(|v| v.to_string()));
+    add("last_access", f.last_access.map(|v| v.to_string()));
+    add("key", f.key.as_ref().map(|k| Escaped(k).to_string()));
+    add("opaque", f.opaque.as_ref().map(|o| Escaped(o).to_string()));
+    for (set, name) in [
+        (f.won, " won(W)"),
+        (f.stale, " stale(X)"),
+        (f.win_taken, " win_taken(Z)"),
+    ] {
+        if set {
+            line.push_str(name);
+        }
+    }
+    value_io::line(line)?;
+    if let Some(v) = &r.value {
+        value_io::write(v, shown)?;
+    }
+    Ok(())
 }
 
 fn split(token: &str) -> Result<(char, &str), Error> {

@@ -11,19 +11,30 @@ use mcaside::conn::{ServerAddr, Transport};
 use mcaside::proto::Escaped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::report_error;
+
+/// As long as the client's own connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub async fn run(
-    server: &str,
+    addr: &ServerAddr,
     lines: &[String],
     wait: Duration,
     wire: bool,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let addr: ServerAddr = server.parse()?;
-    let mut io = Transport::connect(&addr).await?;
     let mut out = Vec::new();
     for line in lines {
         out.extend_from_slice(&unescape(line)?);
         out.extend_from_slice(b"\r\n");
     }
+    let mut io = match tokio::time::timeout(CONNECT_TIMEOUT, Transport::connect(addr)).await {
+        Ok(Ok(io)) => io,
+        Ok(Err(e)) => {
+            let cause = report_error::os(&e);
+            return Err(format!("could not connect to {addr}: {cause}").into());
+        }
+        Err(_) => return Err(format!("could not connect to {addr}: timed out").into()),
+    };
     io.write_all(&out).await?;
     if wire {
         eprintln!("> {}", Escaped(&out));

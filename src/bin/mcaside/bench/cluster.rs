@@ -1,5 +1,6 @@
 //! The servers under load: one client each, and which server holds which key.
 
+use mcaside::proto::Limits;
 use mcaside::{Client, Item, join_all};
 
 use super::keyspace::Key;
@@ -16,14 +17,19 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub async fn connect(addrs: &[String], connections: usize) -> Result<Cluster, String> {
+    /// Connects to every server. The library's error names the server that failed.
+    pub async fn connect(
+        addrs: &[String],
+        connections: usize,
+        limits: Limits,
+    ) -> mcaside::Result<Cluster> {
         let mut servers = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let client = Client::builder()
                 .connections(connections)
+                .limits(limits)
                 .connect(addr.as_str())
-                .await
-                .map_err(|e| format!("could not connect to {addr}: {e}"))?;
+                .await?;
             servers.push(Server {
                 addr: addr.clone(),
                 client,

@@ -6,9 +6,11 @@
 
 use std::io::Write;
 
+use rand::RngExt;
+use rand_distr::Zipf;
+
 use super::args::Distribution;
 use super::rng::Rng;
-use super::zipf::Zipf;
 
 /// Keys are `bench:<index>`, index in 0..keys: short, readable with `mcaside get`, and
 /// unlikely to collide with an application's keys on a shared server.
@@ -89,22 +91,31 @@ pub fn is_value_of(index: u64, size: usize, got: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub enum Picker {
     Uniform(u64),
-    /// Rank 1, the most frequent, is key 0.
-    Zipf(Zipf),
+    /// Ranks 1..=n, drawn with probability ∝ 1/k^s (rand_distr's exact rejection
+    /// sampler: O(1) memory and time whatever n is). Rank 1, the most frequent, is key 0.
+    Zipf {
+        n: u64,
+        zipf: Zipf<f64>,
+    },
 }
 
 impl Picker {
     pub fn new(keys: u64, distribution: Distribution) -> Picker {
         match distribution {
             Distribution::Uniform => Picker::Uniform(keys),
-            Distribution::Zipf(s) => Picker::Zipf(Zipf::new(keys, s)),
+            Distribution::Zipf(s) => Picker::Zipf {
+                n: keys,
+                // n ≥ 1 and s > 0, finite: checked by the argument parser.
+                zipf: Zipf::new(keys as f64, s).expect("valid zipf parameters"),
+            },
         }
     }
 
     pub fn pick(&self, rng: &mut Rng) -> u64 {
         match self {
-            Picker::Uniform(n) => rng.below(*n),
-            Picker::Zipf(z) => z.sample(rng) - 1,
+            Picker::Uniform(n) => rng.random_range(0..*n),
+            // The rank is an integer-valued f64; clamp against rounding at 2^40.
+            Picker::Zipf { n, zipf } => (rng.sample(zipf) as u64).clamp(1, *n) - 1,
         }
     }
 }
@@ -134,5 +145,54 @@ mod tests {
         }
         // Values long enough tell apart keys with a common prefix.
         assert!(!is_value_of(12, 10, &value(123, 10)));
+    }
+
+    /// The observed frequency of every key is within a few standard errors of the
+    /// exact Zipf probability, for exponents on both sides of the delicate s = 1.
+    #[test]
+    fn zipf_frequencies_match_the_exact_distribution() {
+        const N: u64 = 20;
+        const DRAWS: usize = 400_000;
+        for s in [0.5, 0.99, 1.0, 1.2, 2.0] {
+            let picker = Picker::new(N, Distribution::Zipf(s));
+            let mut rng = super::super::rng::stream(42, 0);
+            let mut counts = vec![0u64; N as usize];
+            for _ in 0..DRAWS {
+                counts[picker.pick(&mut rng) as usize] += 1;
+            }
+            let norm: f64 = (1..=N).map(|k| (k as f64).powf(-s)).sum();
+            for k in 1..=N {
+                let p = (k as f64).powf(-s) / norm;
+                let expected = p * DRAWS as f64;
+                let sd = (DRAWS as f64 * p * (1.0 - p)).sqrt();
+                let got = counts[k as usize - 1] as f64;
+                assert!(
+                    (got - expected).abs() < 5.0 * sd,
+                    "s={s} key {}: {got} draws, expected {expected:.0} ± {sd:.0}",
+                    k - 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn picks_stay_in_the_key_space() {
+        let mut rng = super::super::rng::stream(1, 0);
+        for dist in [Distribution::Uniform, Distribution::Zipf(0.99)] {
+            assert_eq!(Picker::new(1, dist).pick(&mut rng), 0);
+            let big = Picker::new(1 << 40, dist);
+            for _ in 0..1000 {
+                assert!(big.pick(&mut rng) < 1 << 40);
+            }
+        }
+        let mut counts = [0u32; 10];
+        let uniform = Picker::new(10, Distribution::Uniform);
+        for _ in 0..100_000 {
+            counts[uniform.pick(&mut rng) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|c| (9_000..11_000).contains(c)),
+            "{counts:?}"
+        );
     }
 }

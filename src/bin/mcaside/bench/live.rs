@@ -46,6 +46,20 @@ impl Live {
         let _ = write!(std::io::stderr().lock(), "\r\x1b[K{line}");
     }
 
+    /// Shows the preload's progress: `stored` of `keys` after `elapsed`.
+    pub fn preload(&self, stored: u64, keys: u64, elapsed: Duration) {
+        if !self.on {
+            return;
+        }
+        let rate = stored as f64 / elapsed.as_secs_f64().max(1e-9);
+        let percent = stored as f64 * 100.0 / keys.max(1) as f64;
+        let line = format!(
+            "preload {:5.1}s  {stored} of {keys} keys stored ({percent:.0}%)  {rate:.0} keys/s",
+            elapsed.as_secs_f64()
+        );
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K{line}");
+    }
+
     /// Removes the line, so that the report starts on a clean one.
     pub fn clear(&self) {
         if self.on {

@@ -4,15 +4,19 @@
 //! means the server dropped something (eviction, a restart), not that the bench never
 //! wrote it. The sets are awaited rather than `noreply`, so that a value the server
 //! refuses (too large for its `-I`, out of memory) stops the bench with the server's
-//! reason instead of showing up later as a mysterious 100% miss rate.
+//! reason instead of showing up later as a mysterious 100% miss rate. On a terminal,
+//! a progress line shows how far it is (100k keys take a few seconds).
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mcaside::{Expiry, join_all};
 
 use super::cluster::Cluster;
 use super::keyspace::{Key, is_value_of, value};
+use super::live::Live;
 
 /// Tasks storing keys at once, and sets each one keeps in flight: 512 requests in
 /// flight stores ~100k small keys a second on one core of memcached, and spreads the
@@ -22,6 +26,15 @@ const WINDOW: usize = 16;
 /// Keys read back after the preload (all of them in a smaller key space).
 const SAMPLE: u64 = 1000;
 const SAMPLE_CHUNK: usize = 100;
+/// How often the progress line is redrawn.
+const PROGRESS_TICK: Duration = Duration::from_millis(250);
+
+/// What the storing tasks share: how many keys are stored, and whether one failed (the
+/// others then stop).
+struct Progress {
+    stored: AtomicU64,
+    failed: AtomicBool,
+}
 
 #[derive(Debug)]
 pub struct Preload {
@@ -33,24 +46,36 @@ pub struct Preload {
     pub wrong: u64,
 }
 
-pub async fn run(cluster: &Arc<Cluster>, keys: u64, value_size: usize) -> Result<Preload, String> {
+pub async fn run(
+    cluster: &Arc<Cluster>,
+    keys: u64,
+    value_size: usize,
+    live: &Live,
+) -> Result<Preload, String> {
     let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS.min(keys))
-        .map(|first| {
-            let cluster = Arc::clone(cluster);
-            tokio::spawn(async move { store_every(&cluster, first, keys, value_size).await })
-        })
-        .collect();
-    let mut tasks = tasks.into_iter();
-    while let Some(task) = tasks.next() {
-        let result = task
-            .await
-            .unwrap_or_else(|e| Err(format!("preload: a task failed: {e}")));
-        if let Err(e) = result {
-            // The bench is over; stop writing.
-            tasks.for_each(|t| t.abort());
-            return Err(e);
+    let progress = Arc::new(Progress {
+        stored: AtomicU64::new(0),
+        failed: AtomicBool::new(false),
+    });
+    let tasks = (0..TASKS.min(keys)).map(|first| {
+        let cluster = Arc::clone(cluster);
+        let progress = Arc::clone(&progress);
+        tokio::spawn(async move { store_every(&cluster, &progress, first, keys, value_size).await })
+    });
+    let mut all = pin!(join_all(tasks.collect::<Vec<_>>()));
+    let results = loop {
+        match tokio::time::timeout(PROGRESS_TICK, all.as_mut()).await {
+            Ok(results) => break results,
+            Err(_) => live.preload(
+                progress.stored.load(Ordering::Relaxed),
+                keys,
+                start.elapsed(),
+            ),
         }
+    };
+    live.clear();
+    for result in results {
+        result.unwrap_or_else(|e| Err(format!("preload: a task failed: {e}")))?;
     }
     let elapsed = start.elapsed();
     let (checked, missing, wrong) = check_sample(cluster, keys, value_size).await?;
@@ -66,6 +91,7 @@ pub async fn run(cluster: &Arc<Cluster>, keys: u64, value_size: usize) -> Result
 /// Stores keys `first`, `first + TASKS`, ... in windows of concurrent sets.
 async fn store_every(
     cluster: &Cluster,
+    progress: &Progress,
     first: u64,
     keys: u64,
     value_size: usize,
@@ -73,12 +99,17 @@ async fn store_every(
     let mut indexes = (first..keys).step_by(TASKS as usize);
     loop {
         let window: Vec<u64> = indexes.by_ref().take(WINDOW).collect();
-        if window.is_empty() {
+        if window.is_empty() || progress.failed.load(Ordering::Relaxed) {
             return Ok(());
         }
+        let n = window.len() as u64;
         for result in join_all(window.into_iter().map(|i| store(cluster, i, value_size))).await {
+            if result.is_err() {
+                progress.failed.store(true, Ordering::Relaxed);
+            }
             result?;
         }
+        progress.stored.fetch_add(n, Ordering::Relaxed);
     }
 }
 

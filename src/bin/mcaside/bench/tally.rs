@@ -1,5 +1,5 @@
-//! What happened to the requests: counts and a latency histogram, per worker, merged
-//! by the coordinator.
+//! What happened to the requests: counts and latency histograms (all requests, and
+//! gets and sets apart), per worker, merged by the coordinator.
 
 use std::time::Duration;
 
@@ -8,9 +8,20 @@ use hdrhistogram::Histogram;
 /// The longest latency recorded as itself (an hour); longer ones are recorded as this.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
+/// Which command a request was (a multi-key get is a get).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    #[default]
+    Get,
+    Set,
+}
+
 /// The result of one request (an mget is one request for many keys).
 #[derive(Debug, Default)]
 pub struct Outcome {
+    pub command: Command,
+    /// From the time the request was due (its send time, or with --rate its slot in the
+    /// schedule) to its reply.
     pub latency: Duration,
     /// Keys read (1 for a get; the batch for an mget).
     pub gets: u32,
@@ -41,6 +52,42 @@ pub struct Tally {
     /// Microseconds per successful request. Failures are left out: a refused connection
     /// fails in a microsecond and would flatter the percentiles.
     pub latency: Histogram<u64>,
+    /// The same, for gets and for sets alone.
+    pub get: PerCommand,
+    pub set: PerCommand,
+}
+
+/// One command's share of a [`Tally`].
+#[derive(Debug, Clone)]
+pub struct PerCommand {
+    /// Requests that completed without an error.
+    pub requests: u64,
+    pub failed: u64,
+    pub latency: Histogram<u64>,
+}
+
+impl PerCommand {
+    fn new() -> PerCommand {
+        PerCommand {
+            requests: 0,
+            failed: 0,
+            latency: histogram(),
+        }
+    }
+
+    fn add(&mut self, other: &PerCommand) {
+        self.requests += other.requests;
+        self.failed += other.failed;
+        self.latency
+            .add(&other.latency)
+            .expect("an auto-resizing histogram takes any other");
+    }
+}
+
+/// Auto-resizing: it grows to the largest latency seen instead of reserving room for
+/// minutes up front, which matters with three histograms per worker.
+fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is a valid precision")
 }
 
 impl Tally {
@@ -54,19 +101,32 @@ impl Tally {
             failed: 0,
             wrong: 0,
             first_error: None,
-            // Auto-resizing: it grows to the largest latency seen instead of reserving
-            // room for minutes up front, which matters with a histogram per worker.
-            latency: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            latency: histogram(),
+            get: PerCommand::new(),
+            set: PerCommand::new(),
+        }
+    }
+
+    pub fn command(&self, c: Command) -> &PerCommand {
+        match c {
+            Command::Get => &self.get,
+            Command::Set => &self.set,
         }
     }
 
     pub fn record(&mut self, o: Outcome) {
+        let per = match o.command {
+            Command::Get => &mut self.get,
+            Command::Set => &mut self.set,
+        };
         if let Some(e) = o.error {
             self.failed += 1;
+            per.failed += 1;
             self.first_error.get_or_insert_with(|| e.to_string());
             return;
         }
         self.requests += 1;
+        per.requests += 1;
         self.gets += u64::from(o.gets);
         self.hits += u64::from(o.hits);
         self.misses += u64::from(o.misses);
@@ -77,9 +137,10 @@ impl Tally {
         // the histogram to 2^64.
         let micros =
             u64::try_from(o.latency.as_micros()).map_or(MAX_LATENCY_US, |m| m.min(MAX_LATENCY_US));
-        self.latency
-            .record(micros)
-            .expect("an auto-resizing histogram records any value up to an hour");
+        for h in [&mut self.latency, &mut per.latency] {
+            h.record(micros)
+                .expect("an auto-resizing histogram records any value up to an hour");
+        }
     }
 
     /// Adds `other` into this tally.
@@ -97,6 +158,8 @@ impl Tally {
         self.latency
             .add(&other.latency)
             .expect("an auto-resizing histogram takes any other");
+        self.get.add(&other.get);
+        self.set.add(&other.set);
     }
 
     /// Failed requests and wrong values: anything that would be a bug or an outage in
@@ -132,9 +195,21 @@ mod tests {
                 ..Outcome::default()
             });
         }
+        t.record(Outcome {
+            command: Command::Set,
+            latency: Duration::from_millis(2),
+            sets: 1,
+            ..Outcome::default()
+        });
         let mut sum = Tally::new();
         sum.add(&t);
-        assert_eq!(sum.requests, 2);
+        assert_eq!(
+            (sum.requests, sum.get.requests, sum.set.requests),
+            (3, 2, 1)
+        );
+        assert_eq!(sum.latency.len(), 3);
+        assert!(sum.set.latency.equivalent(sum.set.latency.max(), 2_000));
+        assert!(sum.get.latency.equivalent(sum.get.latency.max(), 5_000_000));
         assert!(sum.latency.equivalent(sum.latency.max(), 5_000_000));
         assert!(sum.latency.equivalent(sum.latency.min(), 1_000));
     }
