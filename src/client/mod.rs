@@ -164,19 +164,7 @@ impl ClientBuilder {
     pub async fn connect(mut self, server: impl ToServerAddr) -> Result<Client> {
         let addr = server.to_server_addr()?;
         let connect_timeout = self.conn.connect_timeout;
-        // Every setting is checked before anything connects.
-        self.conn.login.credentials = self.credentials.take().transpose()?;
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.tls {
-            if matches!(addr, ServerAddr::Unix(_)) {
-                return Err(crate::error::ConfigError::Tls {
-                    file: None,
-                    reason: "TLS is for TCP servers, not Unix sockets".into(),
-                }
-                .into());
-            }
-            self.conn.login.tls = Some(tls.load()?);
-        }
+        self.load_login(&addr)?;
         let pool = Pool::connect(addr, self.conn, self.connections).await?;
         let mut client = Client {
             inner: Arc::new(Inner {
@@ -211,6 +199,40 @@ impl ClientBuilder {
             .expect("not shared yet")
             .features = features;
         Ok(client)
+    }
+}
+
+impl ClientBuilder {
+    /// Opens one socket to `server` with this builder's connect timeout, TLS and login,
+    /// and hands it over as a byte stream: for tools that write the protocol
+    /// themselves (`mcaside raw`). No version probe, no pipelining, no reconnect.
+    pub async fn connect_raw(
+        mut self,
+        server: impl ToServerAddr,
+    ) -> Result<crate::conn::Transport> {
+        let addr = server.to_server_addr()?;
+        self.load_login(&addr)?;
+        crate::conn::open_transport(&addr, &self.conn).await
+    }
+
+    /// Checks the TLS and login settings and loads them into the connection settings,
+    /// so that a bad one is an error before anything connects.
+    fn load_login(&mut self, addr: &ServerAddr) -> Result<()> {
+        self.conn.login.credentials = self.credentials.clone().transpose()?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            if matches!(addr, ServerAddr::Unix(_)) {
+                return Err(crate::error::ConfigError::Tls {
+                    file: None,
+                    reason: "TLS is for TCP servers, not Unix sockets".into(),
+                }
+                .into());
+            }
+            self.conn.login.tls = Some(tls.load()?);
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = addr;
+        Ok(())
     }
 }
 

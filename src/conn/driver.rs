@@ -21,15 +21,23 @@ use crate::error::{ConnectError, ConnectStep, Error};
 /// configured, all within the connect timeout. A failure names the server and the step
 /// that failed, for the caller and for requests failing fast while the link is down.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
-    let config = &shared.config;
+    open(&shared.addr, &shared.config).await
+}
+
+/// What [`connect`] does, for any address and settings (also for tools that speak the
+/// protocol themselves: see `ClientBuilder::connect_raw`).
+pub(crate) async fn open(
+    addr: &super::ServerAddr,
+    config: &super::ConnConfig,
+) -> Result<Transport, Error> {
     let mut step = ConnectStep::Connect;
     let attempt = async {
-        let io = Transport::connect(&shared.addr).await?;
+        let io = Transport::connect(addr).await?;
         #[cfg(feature = "tls")]
         let io = match &config.login.tls {
             Some(tls) => {
                 step = ConnectStep::Tls;
-                io.into_tls(tls, &shared.addr).await?
+                io.into_tls(tls, addr).await?
             }
             None => io,
         };
@@ -45,7 +53,7 @@ pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
         Ok(Err(e)) => e,
         Err(_) => Error::Timeout,
     };
-    Err(ConnectError::new(shared.addr.clone(), step, cause).into())
+    Err(ConnectError::new(addr.clone(), step, cause).into())
 }
 
 /// Installs the first session and starts the I/O task, in a `conn` span naming the

@@ -80,6 +80,17 @@ impl Default for ConnConfig {
     }
 }
 
+/// Opens a socket to `addr` as a [`Connection`] would (TLS handshake and login
+/// included, within the connect timeout) and hands it over: for tools that write the
+/// protocol themselves. Reach it through
+/// [`ClientBuilder::connect_raw`](crate::ClientBuilder::connect_raw).
+pub(crate) async fn open_transport(
+    addr: &ServerAddr,
+    config: &ConnConfig,
+) -> Result<Transport, Error> {
+    driver::open(addr, config).await
+}
+
 /// A handle to one multiplexed connection. Clones share the connection; when the last
 /// clone is dropped, the I/O task writes out what is queued and closes the socket.
 #[derive(Clone)]
