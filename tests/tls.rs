@@ -87,7 +87,7 @@ fn cause(e: &Error) -> &Error {
 }
 
 fn assert_tls_error(result: mcaside::Result<Client>, what: &str, want: &str) {
-    let e = result.err().unwrap_or_else(|| panic!("{what}: connected"));
+    let e = result.expect_err(what);
     match cause(&e) {
         Error::Tls(inner) => assert!(inner.to_string().contains(want), "{what}: {e}"),
         _ => panic!("{what}: want a TLS error, got {e:?}"),
@@ -158,8 +158,7 @@ async fn a_server_that_requires_a_client_certificate() {
     // at the client's first read (the version probe's): a TLS error all the same.
     let e = connect(&server.addr, trusting(&certs))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     match cause(&e) {
         Error::Tls(inner) => assert!(inner.to_string().contains("CertificateRequired"), "{e}"),
         _ => panic!("without a client certificate: {e:?}"),
@@ -196,7 +195,7 @@ async fn plain_and_tls_mixed_up_fail_fast_and_typed() {
         .connect_timeout(Duration::from_secs(1))
         .connect(plain_server.addr.as_str())
         .await;
-    let e = tls.err().expect("a TLS client on a plain port fails");
+    let e = tls.expect_err("a TLS client on a plain port fails");
     assert!(
         matches!(cause(&e), Error::Tls(_) | Error::Timeout),
         "a TLS client on a plain port: {e:?}"
