@@ -21,7 +21,11 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use crate::error::{ConfigError, Error};
 
-/// How to talk TLS to the servers. See the [module docs](self).
+/// How to talk TLS to the servers: which roots to trust (the system's, or a PEM file),
+/// an optional client certificate for servers that ask for one (`ssl_verify_mode=2`),
+/// and the name to verify, which defaults to the host of each server's address. Its
+/// files are loaded once, when the client is built, and then serve every connection
+/// and reconnect.
 ///
 /// ```no_run
 /// # async fn f() -> mcaside::Result<()> {
