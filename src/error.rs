@@ -48,6 +48,14 @@ pub enum Error {
     /// The connection was closed (by the server, by `quit`, or because the client was
     /// dropped) before the reply arrived.
     Closed,
+    /// A client setting was refused when the client was built; nothing connected.
+    Config(ConfigError),
+    /// The TLS handshake failed: the server's certificate was not trusted, was for
+    /// another name or expired, the server wanted a client certificate, or the other
+    /// end does not speak TLS.
+    Tls(Arc<io::Error>),
+    /// ASCII authentication failed.
+    Auth(AuthError),
 }
 
 impl Error {
@@ -55,7 +63,7 @@ impl Error {
     /// the server refused this one command. Pools use this to decide whether to count a
     /// failure against a server.
     pub fn is_request_error(&self) -> bool {
-        matches!(self, Error::Input(_) | Error::Server(_))
+        matches!(self, Error::Input(_) | Error::Server(_) | Error::Config(_))
     }
 }
 
@@ -69,6 +77,9 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
             Error::Closed => f.write_str("connection closed"),
+            Error::Config(e) => write!(f, "bad setting: {e}"),
+            Error::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            Error::Auth(e) => write!(f, "authentication: {e}"),
         }
     }
 }
@@ -79,9 +90,10 @@ impl std::error::Error for Error {
     /// which its `Display` does not show past one level) remains.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => e.source(),
+            Error::Io(e) | Error::Tls(e) => e.source(),
             Error::Connect(e) => e.source(),
             Error::Input(_) | Error::Server(_) | Error::Protocol(_) => None,
+            Error::Config(_) | Error::Auth(_) => None,
             Error::Timeout | Error::Closed => None,
         }
     }
@@ -107,6 +119,15 @@ impl From<ServerError> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        // rustls reports what goes wrong after the handshake (a server that wanted a
+        // client certificate sends its alert then, under TLS 1.3) as an I/O error
+        // wrapping its own: that is a TLS failure, and says so.
+        #[cfg(feature = "tls")]
+        if e.get_ref()
+            .is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>())
+        {
+            return Error::Tls(Arc::new(e));
+        }
         Error::Io(Arc::new(e))
     }
 }
@@ -154,6 +175,13 @@ pub enum ConnectStep {
     /// but the server did not answer (a stopped or overloaded server, a proxy that
     /// closes unknown commands).
     VersionProbe,
+    /// The TLS handshake (with the `tls` feature), within the connect timeout: the
+    /// cause is [`Error::Tls`] (an untrusted, expired or wrongly named certificate; a
+    /// server that wants a client certificate; a plain server) or [`Error::Timeout`].
+    Tls,
+    /// The ASCII authentication login, within the connect timeout: the cause is
+    /// [`Error::Auth`] for a refused login.
+    Auth,
 }
 
 impl ConnectError {
@@ -191,6 +219,8 @@ impl fmt::Display for ConnectError {
             ConnectStep::VersionProbe => {
                 write!(f, "connected to {server}, but the version probe failed: ")?
             }
+            ConnectStep::Tls => write!(f, "could not connect to {server}: ")?,
+            ConnectStep::Auth => write!(f, "connected to {server}, but the login failed: ")?,
         }
         match &*self.cause {
             // "i/o error: " would say nothing the step does not already say.
@@ -385,6 +415,81 @@ impl fmt::Display for ProtocolError {
 }
 
 impl std::error::Error for ProtocolError {}
+
+/// A client setting that cannot work, found when the client is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A TLS file (CA, certificate or key) that cannot be read or used, or a TLS
+    /// setting that is not valid.
+    Tls {
+        /// The file, when the problem is one.
+        file: Option<std::path::PathBuf>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A user name that is empty or has a space, a control character or `:`.
+    BadUser,
+    /// A password that is empty or has a space or a control character.
+    BadPassword,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Tls {
+                file: Some(file),
+                reason,
+            } => write!(f, "TLS file {}: {reason}", file.display()),
+            ConfigError::Tls { file: None, reason } => write!(f, "TLS: {reason}"),
+            ConfigError::BadUser => f.write_str(
+                "user name must be non-empty, without spaces, control characters or ':'",
+            ),
+            ConfigError::BadPassword => {
+                f.write_str("password must be non-empty, without spaces or control characters")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why ASCII authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The server refused the login (`CLIENT_ERROR authentication failure`): wrong
+    /// user name or password.
+    Refused,
+    /// The server requires a login this connection did not make (`CLIENT_ERROR
+    /// unauthenticated`): credentials are not configured.
+    Unauthenticated,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthError::Refused => "the server refused the user name or password",
+            AuthError::Unauthenticated => {
+                "the server requires authentication (set credentials on the client)"
+            }
+        })
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(e)
+    }
+}
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -76,6 +76,10 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     features: Option<Features>,
     connections: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::conn::TlsConfig>,
+    /// Checked when the client is built (the error is returned then).
+    credentials: Option<Result<crate::conn::Credentials, Error>>,
 }
 
 impl Default for ClientBuilder {
@@ -85,6 +89,9 @@ impl Default for ClientBuilder {
             request_timeout: Some(Duration::from_secs(1)),
             features: None,
             connections: 2,
+            #[cfg(feature = "tls")]
+            tls: None,
+            credentials: None,
         }
     }
 }
@@ -133,10 +140,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Talks TLS to the server (memcached `-Z`), on every connection and reconnect.
+    /// Its files are read, and checked, when the client is built. With the `tls`
+    /// feature.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::conn::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Logs in with memcached's ASCII authentication (`-Y`) on every connection and
+    /// reconnect, before its first request. A user name or password the server could
+    /// not read (empty, with a space or control character; see
+    /// [`Credentials::new`](crate::conn::Credentials::new)) is an error when the client
+    /// is built. A refused login is [`Error::Auth`], retried only with the reconnect
+    /// backoff.
+    pub fn credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some(crate::conn::Credentials::new(user, password));
+        self
+    }
+
     /// Connects to `server`.
-    pub async fn connect(self, server: impl ToServerAddr) -> Result<Client> {
+    pub async fn connect(mut self, server: impl ToServerAddr) -> Result<Client> {
         let addr = server.to_server_addr()?;
         let connect_timeout = self.conn.connect_timeout;
+        self.load_login(&addr)?;
         let pool = Pool::connect(addr, self.conn, self.connections).await?;
         let mut client = Client {
             inner: Arc::new(Inner {
@@ -171,6 +199,40 @@ impl ClientBuilder {
             .expect("not shared yet")
             .features = features;
         Ok(client)
+    }
+}
+
+impl ClientBuilder {
+    /// Opens one socket to `server` with this builder's connect timeout, TLS and login,
+    /// and hands it over as a byte stream: for tools that write the protocol
+    /// themselves (`mcaside raw`). No version probe, no pipelining, no reconnect.
+    pub async fn connect_raw(
+        mut self,
+        server: impl ToServerAddr,
+    ) -> Result<crate::conn::Transport> {
+        let addr = server.to_server_addr()?;
+        self.load_login(&addr)?;
+        crate::conn::open_transport(&addr, &self.conn).await
+    }
+
+    /// Checks the TLS and login settings and loads them into the connection settings,
+    /// so that a bad one is an error before anything connects.
+    fn load_login(&mut self, addr: &ServerAddr) -> Result<()> {
+        self.conn.login.credentials = self.credentials.clone().transpose()?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            if matches!(addr, ServerAddr::Unix(_)) {
+                return Err(crate::error::ConfigError::Tls {
+                    file: None,
+                    reason: "TLS is for TCP servers, not Unix sockets".into(),
+                }
+                .into());
+            }
+            self.conn.login.tls = Some(tls.load()?);
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = addr;
+        Ok(())
     }
 }
 
@@ -299,6 +361,16 @@ impl Client {
                 .unwrap_or(Err(Error::Timeout)),
             None => request.instrument(span.clone()).await,
         };
+        // A server that requires a login this connection did not make says so with a
+        // generic error line; give it its own type.
+        let result = match result {
+            Err(Error::Server(e))
+                if e.kind == crate::ServerErrorKind::Client && e.message == "unauthenticated" =>
+            {
+                Err(Error::Auth(crate::error::AuthError::Unauthenticated))
+            }
+            other => other,
+        };
         if !span.is_disabled() {
             span.record("outcome", outcome_name(&result));
         }
@@ -345,6 +417,9 @@ fn outcome_name(r: &Result<Reply>) -> &'static str {
         Err(Error::Io(_)) => "i/o error",
         Err(Error::Connect(_)) => "connect error",
         Err(Error::Closed) => "closed",
+        Err(Error::Config(_)) => "bad setting",
+        Err(Error::Tls(_)) => "tls error",
+        Err(Error::Auth(_)) => "auth error",
     }
 }
 

@@ -17,17 +17,43 @@ use super::session::{End, Session};
 use super::transport::Transport;
 use crate::error::{ConnectError, ConnectStep, Error};
 
-/// Opens a socket to the connection's server, within the connect timeout. A failure
-/// names the server and the step, for the caller and for requests failing fast while
-/// the link is down.
+/// Opens a socket to the connection's server, runs the TLS handshake and logs in when
+/// configured, all within the connect timeout. A failure names the server and the step
+/// that failed, for the caller and for requests failing fast while the link is down.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
-    let attempt = Transport::connect(&shared.addr);
-    let cause = match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
+    open(&shared.addr, &shared.config).await
+}
+
+/// What [`connect`] does, for any address and settings (also for tools that speak the
+/// protocol themselves: see `ClientBuilder::connect_raw`).
+pub(crate) async fn open(
+    addr: &super::ServerAddr,
+    config: &super::ConnConfig,
+) -> Result<Transport, Error> {
+    let mut step = ConnectStep::Connect;
+    let attempt = async {
+        let io = Transport::connect(addr).await?;
+        #[cfg(feature = "tls")]
+        let io = match &config.login.tls {
+            Some(tls) => {
+                step = ConnectStep::Tls;
+                io.into_tls(tls, addr).await?
+            }
+            None => io,
+        };
+        let mut io = io;
+        if let Some(creds) = &config.login.credentials {
+            step = ConnectStep::Auth;
+            super::auth::login(&mut io, creds, config.limits).await?;
+        }
+        Ok::<_, Error>(io)
+    };
+    let cause = match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(Ok(io)) => return Ok(io),
-        Ok(Err(e)) => Error::from(e),
+        Ok(Err(e)) => e,
         Err(_) => Error::Timeout,
     };
-    Err(ConnectError::new(shared.addr.clone(), ConnectStep::Connect, cause).into())
+    Err(ConnectError::new(addr.clone(), step, cause).into())
 }
 
 /// Installs the first session and starts the I/O task, in a `conn` span naming the

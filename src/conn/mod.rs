@@ -19,11 +19,14 @@
 //!   frames. The socket kind is hidden in [`Transport`].
 
 mod addr;
+mod auth;
 mod driver;
 mod queue;
 mod request;
 mod session;
 mod sink;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::Arc;
@@ -32,6 +35,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 pub use addr::ServerAddr;
+pub use auth::Credentials;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use transport::Transport;
 
 use crate::error::{Error, InputError};
@@ -49,6 +55,17 @@ pub struct ConnConfig {
     pub backoff_min: Duration,
     /// Largest delay between reconnect attempts. Default 5 s.
     pub backoff_max: Duration,
+    /// TLS and authentication, set through [`ClientBuilder`](crate::ClientBuilder) (which
+    /// loads and checks them once, before anything connects).
+    pub(crate) login: Login,
+}
+
+/// What a new connection does before its first request: the TLS handshake, the login.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Login {
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::Tls>,
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ConnConfig {
@@ -58,8 +75,20 @@ impl Default for ConnConfig {
             connect_timeout: Duration::from_secs(1),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            login: Login::default(),
         }
     }
+}
+
+/// Opens a socket to `addr` as a [`Connection`] would (TLS handshake and login
+/// included, within the connect timeout) and hands it over: for tools that write the
+/// protocol themselves. Reach it through
+/// [`ClientBuilder::connect_raw`](crate::ClientBuilder::connect_raw).
+pub(crate) async fn open_transport(
+    addr: &ServerAddr,
+    config: &ConnConfig,
+) -> Result<Transport, Error> {
+    driver::open(addr, config).await
 }
 
 /// A handle to one multiplexed connection. Clones share the connection; when the last

@@ -1,8 +1,11 @@
-//! The byte stream under a connection: TCP or a Unix socket, behind one type.
+//! The byte stream under a connection: TCP, TLS over TCP, or a Unix socket, behind one
+//! type.
 //!
 //! The connection's I/O task only needs `AsyncRead + AsyncWrite`; this enum is the one
-//! place that knows which socket kinds exist, so adding one (TLS, say) touches this file
-//! and [`super::ServerAddr`], not the request routing.
+//! place that knows which socket kinds exist, so the request routing is the same over
+//! all of them. Over TLS the session still writes each batch of requests with one
+//! `poll_write`, which rustls seals into as few records as the bytes need (one per
+//! 16 KiB), and flushes once: a batch costs TLS no more records than its size.
 
 use std::io;
 use std::pin::Pin;
@@ -21,10 +24,13 @@ pub enum Transport {
     Tcp(TcpStream),
     /// A Unix domain socket.
     Unix(UnixStream),
+    /// TLS over TCP (with `TCP_NODELAY`), with the `tls` feature.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Transport {
-    /// Opens a socket to `addr`. (The caller applies the connect timeout.)
+    /// Opens a plain socket to `addr` (TCP or Unix). The caller applies a timeout.
     pub async fn connect(addr: &ServerAddr) -> io::Result<Transport> {
         match addr {
             ServerAddr::Tcp(a) => {
@@ -33,6 +39,24 @@ impl Transport {
                 Ok(Transport::Tcp(s))
             }
             ServerAddr::Unix(p) => Ok(Transport::Unix(UnixStream::connect(p).await?)),
+        }
+    }
+
+    /// Runs the TLS handshake on a TCP connection to `addr`, verifying the server under
+    /// the host of `addr` unless the TLS settings name another. (The caller applies the
+    /// connect timeout.)
+    #[cfg(feature = "tls")]
+    pub(crate) async fn into_tls(
+        self,
+        tls: &super::tls::Tls,
+        addr: &ServerAddr,
+    ) -> Result<Transport, crate::Error> {
+        match (self, addr) {
+            (Transport::Tcp(s), ServerAddr::Tcp(a)) => {
+                let host = a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h);
+                Ok(Transport::Tls(Box::new(tls.handshake(host, s).await?)))
+            }
+            (other, _) => Ok(other),
         }
     }
 }
@@ -46,6 +70,8 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -59,6 +85,8 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -66,6 +94,8 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             Transport::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -73,6 +103,8 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

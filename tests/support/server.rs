@@ -29,6 +29,11 @@ pub struct Memcached {
     /// The socket path for Unix-socket servers.
     pub socket: Option<PathBuf>,
     dir: Option<PathBuf>,
+    /// For a TLS server: a second, plain listener (`notls:`) on which the harness checks
+    /// that the server is up and reads its stats.
+    pub plain_addr: Option<String>,
+    /// For a server with ASCII authentication: the login the harness makes first.
+    pub login: Option<(String, String)>,
 }
 
 impl Memcached {
@@ -65,8 +70,89 @@ impl Memcached {
             addr: format!("127.0.0.1:{port}"),
             socket: None,
             dir: None,
+            plain_addr: None,
+            login: None,
         };
         server.wait_ready().then_some(server)
+    }
+
+    /// A TLS server (`-Z`) on a free loopback port: `tls_options` are memcached's
+    /// `ssl_*` settings (`ssl_chain_cert=...,ssl_key=...`). It also listens without TLS
+    /// on a second port ([`plain_addr`](Self::plain_addr)), for the harness.
+    pub fn start_tls(tls_options: &str, args: &[&str]) -> Memcached {
+        Self::start_secure(Some(tls_options), None, None, args)
+    }
+
+    /// A server with ASCII authentication (`-Y`) for `user`/`password`, on a free
+    /// loopback port.
+    pub fn start_auth(user: &str, password: &str, args: &[&str]) -> Memcached {
+        Self::start_secure(None, Some((user, password)), None, args)
+    }
+
+    /// A server with TLS (`tls_options`, as in [`start_tls`](Self::start_tls)) and/or
+    /// ASCII authentication (`login`), on `ports` (the server's and, with TLS, the plain
+    /// listener's) or free ones.
+    pub fn start_secure(
+        tls_options: Option<&str>,
+        login: Option<(&str, &str)>,
+        ports: Option<(u16, u16)>,
+        args: &[&str],
+    ) -> Memcached {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mcaside-secure-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create a server directory");
+        let auth_file = dir.join("auth");
+        if let Some((user, password)) = login {
+            std::fs::write(&auth_file, format!("{user}:{password}\n"))
+                .expect("write the auth file");
+        }
+        for _ in 0..10 {
+            let (port, plain) = ports.unwrap_or_else(|| (free_port(), free_port()));
+            let mut cmd = base_command();
+            cmd.args(["-U", "0"]);
+            match tls_options {
+                Some(options) => cmd.args([
+                    "-l",
+                    &format!("127.0.0.1:{port},notls:127.0.0.1:{plain}"),
+                    "-Z",
+                    "-o",
+                    options,
+                ]),
+                None => cmd.args(["-l", "127.0.0.1", "-p", &port.to_string()]),
+            };
+            if login.is_some() {
+                cmd.arg("-Y").arg(&auth_file);
+            }
+            cmd.args(args);
+            let mut server = Memcached {
+                child: spawn(cmd),
+                addr: format!("127.0.0.1:{port}"),
+                socket: None,
+                dir: Some(dir.clone()),
+                plain_addr: tls_options.map(|_| format!("127.0.0.1:{plain}")),
+                login: login.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            if ports.is_some() {
+                break;
+            }
+        }
+        panic!(
+            "memcached (TLS {tls_options:?}, auth {}) did not start",
+            login.is_some()
+        );
+    }
+
+    /// The port of a TLS server's plain listener.
+    pub fn plain_port(&self) -> u16 {
+        let a = self.plain_addr.as_deref().expect("a TLS server");
+        a.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// The TCP port (for TCP servers).
@@ -97,6 +183,8 @@ impl Memcached {
             addr: format!("unix:{}", socket.display()),
             socket: Some(socket),
             dir: Some(dir),
+            plain_addr: None,
+            login: None,
         };
         assert!(
             server.wait_ready(),
@@ -167,7 +255,7 @@ impl Memcached {
                 out.extend_from_slice(&buf[..n]);
             }
         } else {
-            let mut s = TcpStream::connect(&self.addr).expect("connect");
+            let mut s = self.plain_tcp().expect("connect");
             s.write_all(bytes).unwrap();
             s.set_read_timeout(Some(wait)).unwrap();
             while let Ok(n) = s.read(&mut buf) {
@@ -208,8 +296,24 @@ impl Memcached {
         }
         match &self.socket {
             Some(path) => go(UnixStream::connect(path).expect("connect"), bytes, end),
-            None => go(TcpStream::connect(&self.addr).expect("connect"), bytes, end),
+            None => go(self.plain_tcp().expect("connect"), bytes, end),
         }
+    }
+
+    /// A plain TCP connection to the server (its `notls:` listener for a TLS server),
+    /// logged in if the server wants a login.
+    fn plain_tcp(&self) -> std::io::Result<TcpStream> {
+        let mut s = TcpStream::connect(self.plain_addr.as_deref().unwrap_or(&self.addr))?;
+        if let Some((user, password)) = &self.login {
+            let block = format!("{user} {password}");
+            write!(s, "set auth 0 0 {}\r\n{block}\r\n", block.len())?;
+            let mut reply = [0u8; 8];
+            s.read_exact(&mut reply)?;
+            if &reply != b"STORED\r\n" {
+                return Err(std::io::Error::other("the harness's login was refused"));
+            }
+        }
+        Ok(s)
     }
 
     /// Waits until the server answers `version`, or it exits.
@@ -221,7 +325,7 @@ impl Memcached {
             }
             let answered = match &self.socket {
                 Some(p) => UnixStream::connect(p).ok().and_then(ask_pid),
-                None => TcpStream::connect(&self.addr).ok().and_then(ask_pid),
+                None => self.plain_tcp().ok().and_then(ask_pid),
             };
             match answered {
                 Some(pid) if pid == self.child.id() => return true,

@@ -26,6 +26,7 @@ mod classic;
 mod meta_args;
 mod raw;
 mod report_error;
+mod security;
 mod value_io;
 mod wire;
 
@@ -92,6 +93,8 @@ struct Cli {
     /// 4m) [default: 1m + 1k, for memcached's default -I 1m]
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_value: Option<usize>,
+    #[command(flatten)]
+    security: security::SecurityArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -159,8 +162,12 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     if let Some(max) = cli.max_value {
         limits.max_value = max;
     }
+    let mut builder = cli.security.apply(Client::builder().limits(limits))?;
+    if cli.classic {
+        builder = builder.features(mcaside::proto::Features::CLASSIC);
+    }
     if let Command::Bench(args) = &cli.command {
-        return bench::run(&servers, args, limits).await;
+        return bench::run(&servers, args, builder, limits).await;
     }
     let server = match servers.as_slice() {
         [one] => one,
@@ -168,13 +175,9 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     };
     if let Command::Raw { lines, wait_ms } = &cli.command {
         let wait = std::time::Duration::from_millis(*wait_ms);
-        return raw::run(server, lines, wait, cli.wire).await;
+        return raw::run(builder, server, lines, wait, cli.wire).await;
     }
-    let mut builder = Client::builder().connections(1).limits(limits);
-    if cli.classic {
-        builder = builder.features(mcaside::proto::Features::CLASSIC);
-    }
-    let client = builder.connect(server).await?;
+    let client = builder.connections(1).connect(server).await?;
     match cli.command {
         Command::Classic(command) => classic::run(&client, command, limits.max_value).await,
         Command::Meta { command } => meta_args::run(&client, command, limits.max_value).await,

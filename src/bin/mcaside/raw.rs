@@ -7,16 +7,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mcaside::conn::{ServerAddr, Transport};
+use mcaside::ClientBuilder;
+use mcaside::conn::ServerAddr;
 use mcaside::proto::Escaped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::report_error;
 
 /// As long as the client's own connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub async fn run(
+    builder: ClientBuilder,
     addr: &ServerAddr,
     lines: &[String],
     wait: Duration,
@@ -27,14 +27,11 @@ pub async fn run(
         out.extend_from_slice(&unescape(line)?);
         out.extend_from_slice(b"\r\n");
     }
-    let mut io = match tokio::time::timeout(CONNECT_TIMEOUT, Transport::connect(addr)).await {
-        Ok(Ok(io)) => io,
-        Ok(Err(e)) => {
-            let cause = report_error::os(&e);
-            return Err(format!("could not connect to {addr}: {cause}").into());
-        }
-        Err(_) => return Err(format!("could not connect to {addr}: timed out").into()),
-    };
+    // The same connect as the client's (TLS and login included), then raw bytes.
+    let mut io = builder
+        .connect_timeout(CONNECT_TIMEOUT)
+        .connect_raw(addr)
+        .await?;
     io.write_all(&out).await?;
     if wire {
         eprintln!("> {}", Escaped(&out));

@@ -1,6 +1,5 @@
 //! The servers under load: one client each, and which server holds which key.
 
-use mcaside::proto::Limits;
 use mcaside::{Client, Item, join_all};
 
 use super::keyspace::Key;
@@ -17,17 +16,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Connects to every server. The library's error names the server that failed.
+    /// Connects to every server with `client`'s settings (limits, TLS, login). The
+    /// library's error names the server that failed.
     pub async fn connect(
         addrs: &[String],
         connections: usize,
-        limits: Limits,
+        client: mcaside::ClientBuilder,
     ) -> mcaside::Result<Cluster> {
         let mut servers = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let client = Client::builder()
+            let client = client
+                .clone()
                 .connections(connections)
-                .limits(limits)
                 .connect(addr.as_str())
                 .await?;
             servers.push(Server {

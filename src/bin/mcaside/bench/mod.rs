@@ -61,11 +61,12 @@ const TICK: Duration = Duration::from_secs(1);
 pub async fn run(
     servers: &[ServerAddr],
     args: &BenchArgs,
+    client: mcaside::ClientBuilder,
     limits: Limits,
 ) -> Result<ExitCode, Box<dyn Error>> {
     let plan = Arc::new(args.plan(limits.max_value)?);
     let addrs: Vec<String> = servers.iter().map(ToString::to_string).collect();
-    let cluster = Arc::new(Cluster::connect(&addrs, plan.connections, limits).await?);
+    let cluster = Arc::new(Cluster::connect(&addrs, plan.connections, client).await?);
     let live = Live::new();
     let preload = match plan.preload {
         true => Some(preload::run(&cluster, plan.keys, plan.value_size, &live).await?),
