@@ -33,6 +33,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod cluster;
 pub mod conn;
 pub mod error;
 pub mod proto;
