@@ -3,23 +3,7 @@
 //! pylibmc (`ketama_weighted`) and twemproxy (`distribution: ketama`, `hash: md5`) build,
 //! point for point, so that a key goes to the same server from all of them.
 //!
-//! The ring, as those implementations compute it:
-//!
-//! 1. Each server gets `floor(w / Σw · 160 / 4 · n + 1e-10) · 4` points, where `n` is the
-//!    number of servers, evaluated in **32-bit floating point** as their C does: 160
-//!    points each when the weights are equal, except for the server counts (25, 47,
-//!    50, ...) where `f32` rounding lands just under 40 and every server gets 156. The
-//!    `1e-10` is below the precision of an `f32` near these values, so it never changes
-//!    the result; it is kept for fidelity.
-//! 2. For `i` in `0..points / 4`, the MD5 digest of `"<name>-<i>"` gives four points: the
-//!    little-endian `u32`s of digest bytes 0-3, 4-7, 8-11 and 12-15. The name is
-//!    `host:port` with the host exactly as configured (no DNS lookup), or just `host`
-//!    when the port is 11211 (libmemcached's default port; twemproxy keeps the rule for
-//!    compatibility).
-//! 3. The points are sorted by value, ties by server order.
-//! 4. A key's position is the little-endian `u32` of the first four bytes of `md5(key)`;
-//!    it goes to the server of the first point at or after it, wrapping to the first
-//!    point of the ring.
+//! The algorithm is documented on [`Ketama`], the public face of this file.
 
 use std::fmt;
 
@@ -31,7 +15,25 @@ const POINTS_PER_SERVER: u32 = 160;
 /// Points derived from one MD5 digest.
 const POINTS_PER_HASH: u32 = 4;
 
-/// The libketama-compatible distribution (the default). See the [module docs](self).
+/// The libketama-compatible distribution (the default).
+///
+/// The ring, as libmemcached, pylibmc and twemproxy compute it:
+///
+/// 1. Each server gets `floor(w / Σw · 160 / 4 · n + 1e-10) · 4` points, where `n` is the
+///    number of servers, evaluated in **32-bit floating point** as their C does: 160
+///    points each when the weights are equal, except for the server counts (25, 47,
+///    50, ...) where `f32` rounding lands just under 40 and every server gets 156. The
+///    `1e-10` is below the precision of an `f32` near these values, so it never changes
+///    the result; it is kept for fidelity.
+/// 2. For `i` in `0..points / 4`, the MD5 digest of `"<name>-<i>"` gives four points: the
+///    little-endian `u32`s of digest bytes 0-3, 4-7, 8-11 and 12-15. The name is
+///    `host:port` with the host exactly as configured (no DNS lookup), or just `host`
+///    when the port is 11211 (libmemcached's default port; twemproxy keeps the rule for
+///    compatibility).
+/// 3. The points are sorted by value, ties by server order.
+/// 4. A key's position is the little-endian `u32` of the first four bytes of `md5(key)`;
+///    it goes to the server of the first point at or after it, wrapping to the first
+///    point of the ring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ketama;
 

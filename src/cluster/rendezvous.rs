@@ -2,23 +2,26 @@
 //! for fleets of Python services: a key goes to the server with the highest
 //! `murmur3_32("<host>:<port>-<key>", seed 0)`, ties to the greater name.
 //!
-//! pymemcache hashes Python strings, not bytes: its MurmurHash3 reads each *character*
-//! and keeps the low byte of its code point (`ord(c) & 0xff`; the one unmasked term only
-//! affects bits that the final 32-bit mask drops), and the length it mixes in is the
-//! number of characters. So a key that is valid UTF-8 is hashed here as pymemcache
-//! hashes the `str` it decodes to (a `str` key is what a pymemcache user passes; it goes
-//! on the wire as its UTF-8). A key that is not UTF-8 has no `str` form; its bytes are
-//! hashed as they are. For ASCII keys, all of this is plain MurmurHash3 of the bytes.
-//!
-//! Weights do not exist in pymemcache's placement and are ignored here. Adding or
-//! removing a server moves only the keys whose highest score it has (≈ 1/n of them).
+//! The details are documented on [`Rendezvous`].
 
 use std::fmt;
 
 use super::murmur3::murmur3_32_iter;
 use super::{Distribution, Placement, Server};
 
-/// pymemcache `HashClient`'s placement. See the [module docs](self).
+/// pymemcache `HashClient`'s placement: the highest `murmur3_32("<host>:<port>-<key>")`
+/// wins.
+///
+/// pymemcache hashes Python strings, not bytes: its MurmurHash3 reads each *character*
+/// and keeps the low byte of its code point (`ord(c) & 0xff`; the one unmasked term only
+/// affects bits that the final 32-bit mask drops), and the length it mixes in is the
+/// number of characters. So a key that is valid UTF-8 is hashed here as pymemcache
+/// hashes the `str` it decodes to (a `str` key is what a pymemcache user passes; it goes
+/// on the wire as its UTF-8). A key that is not UTF-8 has no `str` form; its bytes are
+/// hashed as they are. For ASCII keys, all of this is plain MurmurHash3 of the bytes.
+///
+/// Weights do not exist in pymemcache's placement and are ignored here. Adding or
+/// removing a server moves only the keys whose highest score it has (≈ 1/n of them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rendezvous;
 
