@@ -28,6 +28,21 @@ ensure_packages() {
     # never use that one, so leave it be.
 }
 
+# ensure_python_modules MODULE:PACKAGE...: apt-get install the Debian packages whose
+# module Debian's own python3 cannot import (a pyenv or venv python3 earlier in PATH
+# does not count: the tests run /usr/bin/python3).
+ensure_python_modules() {
+    local missing=()
+    for pair in "$@"; do
+        /usr/bin/python3 -c "import ${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing ${missing[*]}"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1; then
         echo "error: cargo is not installed (https://rustup.rs)" >&2

@@ -35,6 +35,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod cluster;
 pub mod conn;
 pub mod error;
 pub mod proto;
