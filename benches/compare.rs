@@ -45,7 +45,7 @@
 //! - `memcache` 0.21 (blocking): a thread per task, a pool as large.
 //! - `raw`: the hand-written reference (`compare/clients/raw.rs`), the limit of this
 //!   machine's loopback and memcached: `mg`/`ms` pipelines over N connections × K
-//!   requests in flight (`--raw-conns` 1,2,4 × `--raw-depth` 16, K capped at tasks / N;
+//!   requests in flight (`--raw-conns` 1,2,4 × `--raw-depth` 16,64, K capped at tasks / N;
 //!   one task is plain request/response), one `get k1 .. k100` per multi-get, replies
 //!   parsed in place in one reused buffer per connection and discarded, large values
 //!   checked as they stream through it, large set values written vectored. The best
@@ -202,11 +202,12 @@ fn orchestrate_all(o: &Opts, selected: &[scenarios::Scenario]) -> ExitCode {
         ),
         Some(why) => format!("NOT PINNED ({why}): clients and memcached share every core"),
     };
-    let version = std::process::Command::new(std::env::var("MEMCACHED").unwrap_or("memcached".into()))
-        .arg("-V")
-        .output()
-        .map(|v| String::from_utf8_lossy(&v.stdout).trim().to_string())
-        .unwrap_or_else(|_| "memcached (version unknown)".into());
+    let version =
+        std::process::Command::new(std::env::var("MEMCACHED").unwrap_or("memcached".into()))
+            .arg("-V")
+            .output()
+            .map(|v| String::from_utf8_lossy(&v.stdout).trim().to_string())
+            .unwrap_or_else(|_| "memcached (version unknown)".into());
     out.say(&format!(
         "machine: {cores} cores; {version} -t {}; {pinning}\n\
          each client in its own process; {} round(s) of {} s after {} s of warm-up; every value checked (byte for byte up to {} B)\n",
@@ -232,10 +233,23 @@ fn orchestrate_all(o: &Opts, selected: &[scenarios::Scenario]) -> ExitCode {
         "scenarios": selected.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
     }));
 
+    // Within a group, scenarios that need the same memcached run together, so that
+    // it is restarted (and the keys reloaded) once per setting, not at every size.
+    let mut groups: Vec<&str> = Vec::new();
+    for sc in selected {
+        if !groups.contains(&sc.group) {
+            groups.push(sc.group);
+        }
+    }
+    let mut selected = selected.to_vec();
+    selected.sort_by_key(|sc| {
+        let group = groups.iter().position(|g| *g == sc.group);
+        (group, orchestrate::server_args(o, sc.value_size))
+    });
     let mut server: Option<Server> = None;
     let mut summaries: Vec<ScenarioSummary> = Vec::new();
     let mut failed = false;
-    for sc in selected {
+    for sc in &selected {
         let args = orchestrate::server_args(o, sc.value_size);
         if server.as_ref().map(|s| &s.args) != Some(&args) {
             drop(server.take());
@@ -278,10 +292,15 @@ fn orchestrate_all(o: &Opts, selected: &[scenarios::Scenario]) -> ExitCode {
                             && let Some(pin) = client_pin
                             && x.cpus != pin.to_string()
                         {
-                            eprintln!("[compare] warning: worker ran on CPUs {}, not {pin}", x.cpus);
+                            eprintln!(
+                                "[compare] warning: worker ran on CPUs {}, not {pin}",
+                                x.cpus
+                            );
                         }
                     }
-                    Err(e) => eprintln!("[compare] {} round {}: {label} FAILED: {e}", sc.name, r + 1),
+                    Err(e) => {
+                        eprintln!("[compare] {} round {}: {label} FAILED: {e}", sc.name, r + 1)
+                    }
                 }
                 let mut record = serde_json::json!({
                     "type": "round",

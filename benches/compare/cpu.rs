@@ -53,7 +53,10 @@ pub fn cannot_pin(client_cpu: usize, server_cpu: usize) -> Option<String> {
         return Some("client and server CPU are the same".into());
     }
     if client_cpu.max(server_cpu) >= cores {
-        return Some(format!("CPU {} does not exist ({cores} cores)", client_cpu.max(server_cpu)));
+        return Some(format!(
+            "CPU {} does not exist ({cores} cores)",
+            client_cpu.max(server_cpu)
+        ));
     }
     match Command::new("taskset").arg("-V").output() {
         Ok(o) if o.status.success() => None,

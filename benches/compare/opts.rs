@@ -22,7 +22,7 @@ Running:
   --clients LIST         mcaside,async-memcached,memcache,raw,memcslap    [all]
   --connections LIST     mcaside pool sizes; `default` = the builder's    [default,1,4]
   --raw-conns LIST       raw reference connections                        [1,2,4]
-  --raw-depth LIST       raw reference requests in flight per connection  [16]
+  --raw-depth LIST       raw reference requests in flight per connection  [16,64]
                          (capped at tasks / connections; 1 task = request/response)
   --raw-read-buf BYTES   raw reference read buffer per connection         [256KiB]
   --runtime R            workers' tokio runtime: current | multi:N        [current]
@@ -103,7 +103,7 @@ impl Default for Opts {
                 .to_vec(),
             connections: vec![None, Some(1), Some(4)],
             raw_conns: vec![1, 2, 4],
-            raw_depth: vec![16],
+            raw_depth: vec![16, 64],
             raw_read_buf: 256 * 1024,
             runtime: Runtime::Current,
             mcaside_timeout_ms: 10_000,
@@ -113,8 +113,18 @@ impl Default for Opts {
             keyspace_bytes: 128 << 20,
             min_keys: 64,
             conc_tasks: vec![1, 8, 64, 512, 4096],
-            sizes: [100, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 100 << 10, 128 << 10, 512 << 10, 1 << 20]
-                .to_vec(),
+            sizes: [
+                100,
+                1 << 10,
+                4 << 10,
+                16 << 10,
+                64 << 10,
+                100 << 10,
+                128 << 10,
+                512 << 10,
+                1 << 20,
+            ]
+            .to_vec(),
             size_tasks: vec![1, 16],
             size_ops: vec!["get".into(), "set".into()],
             client_cpu: 0,
@@ -232,7 +242,8 @@ impl Opts {
             }
         }
         for c in &o.clients {
-            if !["mcaside", "async-memcached", "memcache", "raw", "memcslap"].contains(&c.as_str()) {
+            if !["mcaside", "async-memcached", "memcache", "raw", "memcslap"].contains(&c.as_str())
+            {
                 return Err(format!("unknown client {c}"));
             }
         }
@@ -242,10 +253,15 @@ impl Opts {
             }
         }
         if o.sizes.iter().any(|&s| s < crate::values::MIN_SIZE) {
-            return Err(format!("values are at least {} bytes", crate::values::MIN_SIZE));
+            return Err(format!(
+                "values are at least {} bytes",
+                crate::values::MIN_SIZE
+            ));
         }
         if o.connections.is_empty() || o.raw_conns.is_empty() || o.raw_depth.is_empty() {
-            return Err("--connections, --raw-conns and --raw-depth need at least one value".into());
+            return Err(
+                "--connections, --raw-conns and --raw-depth need at least one value".into(),
+            );
         }
         if !(o.secs > 0.0 && o.warmup >= 0.0) {
             return Err("--secs must be positive and --warmup not negative".into());

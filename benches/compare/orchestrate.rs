@@ -49,7 +49,10 @@ impl Server {
         if let Some(c) = pin
             && let Err(e) = cpu::pin_process(server.pid(), c)
         {
-            panic!("could not pin memcached (pid {}) to CPU {c}: {e}", server.pid());
+            panic!(
+                "could not pin memcached (pid {}) to CPU {c}: {e}",
+                server.pid()
+            );
         }
         Server {
             server,
@@ -96,8 +99,8 @@ impl Server {
         Ok(())
     }
 
-    /// Forgets what is loaded (a set scenario rewrote it; the values are the same, but
-    /// memcached may have evicted).
+    /// memcached's eviction count: a scenario that made it grow ran on a key space
+    /// memcached could not hold (its misses say the same).
     pub fn evictions(&self) -> u64 {
         self.server.stat("evictions")
     }
@@ -163,7 +166,10 @@ pub fn run_client(
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let json = serde_json::to_string(&job).map_err(|e| e.to_string())?;
     let mut cmd = pinned(pin, exe.as_os_str());
-    cmd.arg("worker").arg(json).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("worker")
+        .arg(json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let limit = Duration::from_secs_f64(o.warmup + o.secs + 120.0);
     let (status, stdout, stderr) = run_bounded(cmd, limit)?;
     let line = stdout.lines().rev().find(|l| l.starts_with('{'));
@@ -171,7 +177,15 @@ pub fn run_client(
         (true, Some(l)) => serde_json::from_str(l).map_err(|e| format!("worker output: {e}")),
         _ => Err(format!(
             "worker failed: {}",
-            stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ")
+            stderr
+                .lines()
+                .rev()
+                .take(6)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ")
         )),
     }
 }
@@ -215,7 +229,10 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(bool, String, Strin
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {:.0} s and was killed", limit.as_secs_f64()));
+            return Err(format!(
+                "timed out after {:.0} s and was killed",
+                limit.as_secs_f64()
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -226,7 +243,7 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(bool, String, Strin
 
 /// memcslap (libmemcached-tools) with one thread per task. It runs a request count,
 /// not a time, so each round's count comes from the rate of the round before (the
-/// first round is preceded by a short calibration run, as its warm-up). Its keys and
+/// first round is preceded by a calibration run of 20,000 requests, as its warm-up). Its keys and
 /// values are its own and unchecked; it reports no percentiles, and its CPU is not
 /// separable from its own key loading, so only ops/s is kept.
 fn memcslap(
@@ -261,12 +278,20 @@ fn memcslap(
             .find(|l| l.starts_with(&format!("Time to {test}")) && l.contains("threads"))
             .ok_or_else(|| format!("memcslap gave no timing (ok={ok}): {}", text.trim()))?;
         let words: Vec<&str> = line.split_whitespace().collect();
-        let keys: u64 = words.get(3).and_then(|w| w.parse().ok()).ok_or("memcslap: keys")?;
-        let secs: f64 = words.iter().rev().nth(1).and_then(|w| w.parse().ok()).ok_or("memcslap: secs")?;
+        let keys: u64 = words
+            .get(3)
+            .and_then(|w| w.parse().ok())
+            .ok_or("memcslap: keys")?;
+        let secs: f64 = words
+            .iter()
+            .rev()
+            .nth(1)
+            .and_then(|w| w.parse().ok())
+            .ok_or("memcslap: secs")?;
         Ok((keys, secs))
     };
     if rate.is_none() {
-        let (k, s) = once(1000)?;
+        let (k, s) = once((20_000 / t as u64).max(20))?;
         *rate = Some(k as f64 / s.max(1e-6));
     }
     let per_thread = ((rate.unwrap() * o.secs) / t as f64).max(100.0) as u64;

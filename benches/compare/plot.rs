@@ -72,30 +72,37 @@ fn bounds(series: &[Series]) -> Option<(f64, f64, f64, f64)> {
     any.then(|| (x0 / 1.5, x1 * 1.5, y0 / 2.0, y1 * 2.0))
 }
 
+/// How one panel is labelled.
+struct Axes<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    x_fmt: &'a dyn Fn(&f64) -> String,
+    y_fmt: &'a dyn Fn(&f64) -> String,
+    /// Where the legend goes: where the curves usually leave room.
+    legend: SeriesLabelPosition,
+}
+
 fn panel(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
+    axes: &Axes<'_>,
     series: &[Series],
-    x_fmt: &dyn Fn(&f64) -> String,
-    y_fmt: &dyn Fn(&f64) -> String,
 ) -> Result<(), Box<dyn Error>> {
     let Some((x0, x1, y0, y1)) = bounds(series) else {
         return Ok(());
     };
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 20))
+        .caption(axes.title, ("sans-serif", 20))
         .margin(14)
         .x_label_area_size(44)
         .y_label_area_size(72)
         .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(x_fmt)
-        .y_label_formatter(y_fmt)
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_label_formatter(axes.x_fmt)
+        .y_label_formatter(axes.y_fmt)
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
         .draw()?;
@@ -112,7 +119,7 @@ fn panel(
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(axes.legend.clone())
         .label_font(("sans-serif", 13))
         .draw()?;
     Ok(())
@@ -137,7 +144,11 @@ fn two_panels(
 }
 
 /// Draws every plot the summaries allow into `dir`; returns the files written.
-pub fn write_all(dir: &Path, all: &[ScenarioSummary], note: &str) -> Result<Vec<PathBuf>, Box<dyn Error>> {
+pub fn write_all(
+    dir: &Path,
+    all: &[ScenarioSummary],
+    note: &str,
+) -> Result<Vec<PathBuf>, Box<dyn Error>> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| "the bundled font does not load")?;
     std::fs::create_dir_all(dir)?;
@@ -151,6 +162,11 @@ pub fn write_all(dir: &Path, all: &[ScenarioSummary], note: &str) -> Result<Vec<
             format!("{y:.2}")
         }
     };
+    let latency_fmt = |y: &f64| match *y {
+        y if y >= 10_000.0 => format!("{:.0} ms", y / 1000.0),
+        y if y >= 1000.0 => format!("{:.1} ms", y / 1000.0),
+        y => format!("{y:.0} µs"),
+    };
 
     let conc: Vec<&ScenarioSummary> = all.iter().filter(|s| s.group == "concurrency").collect();
     if !conc.is_empty() {
@@ -162,8 +178,30 @@ pub fn write_all(dir: &Path, all: &[ScenarioSummary], note: &str) -> Result<Vec<
             &path,
             &format!("get, 100 B values, by concurrency. {note}"),
             |l, r| {
-                panel(l, &format!("throughput ({unit}, median of rounds)"), "tasks", unit, &through, &tasks_fmt, &rate_fmt)?;
-                panel(r, "p99 latency (all rounds)", "tasks", "µs", &p99, &tasks_fmt, &us_fmt)
+                panel(
+                    l,
+                    &Axes {
+                        title: &format!("throughput ({unit}, median of rounds)"),
+                        x_desc: "tasks",
+                        y_desc: unit,
+                        x_fmt: &tasks_fmt,
+                        y_fmt: &rate_fmt,
+                        legend: SeriesLabelPosition::LowerRight,
+                    },
+                    &through,
+                )?;
+                panel(
+                    r,
+                    &Axes {
+                        title: "p99 latency (all rounds)",
+                        x_desc: "tasks",
+                        y_desc: "p99",
+                        x_fmt: &tasks_fmt,
+                        y_fmt: &latency_fmt,
+                        legend: SeriesLabelPosition::UpperLeft,
+                    },
+                    &p99,
+                )
             },
         )?;
         written.push(path);
@@ -180,15 +218,48 @@ pub fn write_all(dir: &Path, all: &[ScenarioSummary], note: &str) -> Result<Vec<
             .filter(|s| s.op == op && s.tasks == tasks)
             .collect();
         let path = dir.join(format!("sizes-{op}-{tasks}t.png"));
-        let mbs = series(&rows, |s| s.value_size as f64, |c| c.bytes_per_sec.map(|b| b.median / 1e6));
-        let cpu = series(&rows, |s| s.value_size as f64, |c| c.cpu_us_per_mb.map(|x| x.median));
+        let mbs = series(
+            &rows,
+            |s| s.value_size as f64,
+            |c| c.bytes_per_sec.map(|b| b.median / 1e6),
+        );
+        let cpu = series(
+            &rows,
+            |s| s.value_size as f64,
+            |c| c.cpu_us_per_mb.map(|x| x.median),
+        );
         let size_fmt = |x: &f64| size(x.round() as usize);
         two_panels(
             &path,
-            &format!("{op}, {tasks} task{}, by value size. {note}", if tasks == 1 { "" } else { "s" }),
+            &format!(
+                "{op}, {tasks} task{}, by value size. {note}",
+                if tasks == 1 { "" } else { "s" }
+            ),
             |l, r| {
-                panel(l, "value throughput (MB/s, median of rounds)", "value size", "MB/s", &mbs, &size_fmt, &us_fmt)?;
-                panel(r, "client CPU per MB of values", "value size", "µs per MB", &cpu, &size_fmt, &us_fmt)
+                panel(
+                    l,
+                    &Axes {
+                        title: "value throughput (MB/s, median of rounds)",
+                        x_desc: "value size",
+                        y_desc: "MB/s",
+                        x_fmt: &size_fmt,
+                        y_fmt: &us_fmt,
+                        legend: SeriesLabelPosition::LowerRight,
+                    },
+                    &mbs,
+                )?;
+                panel(
+                    r,
+                    &Axes {
+                        title: "client CPU per MB of values",
+                        x_desc: "value size",
+                        y_desc: "µs per MB",
+                        x_fmt: &size_fmt,
+                        y_fmt: &us_fmt,
+                        legend: SeriesLabelPosition::UpperRight,
+                    },
+                    &cpu,
+                )
             },
         )?;
         written.push(path);

@@ -48,8 +48,12 @@ pub struct ClientSummary {
     pub client: ClientSpec,
     /// Rounds that produced an outcome.
     pub rounds_ok: usize,
-    /// Per-round problems: worker failures, and rounds with mismatches, misses or errors.
+    /// Per-round problems: worker failures, and rounds with mismatches, misses or
+    /// errors. Any of them fails the run.
     pub problems: Vec<String>,
+    /// Per-round remarks that do not fail the run (a round in which no request
+    /// completed: a client too slow for the window).
+    pub notes: Vec<String>,
     pub mismatches: u64,
     pub misses: u64,
     pub errors: u64,
@@ -123,17 +127,26 @@ pub fn summarize(
             .iter()
             .enumerate()
             .filter(|(_, c)| c.family == family && c.rate.is_some())
-            .max_by(|a, b| a.1.rate.unwrap().median.total_cmp(&b.1.rate.unwrap().median))
+            .max_by(|a, b| {
+                a.1.rate
+                    .unwrap()
+                    .median
+                    .total_cmp(&b.1.rate.unwrap().median)
+            })
             .map(|(i, _)| i)
     };
     let reference = best("raw");
     let best_mcaside = best("mcaside");
-    let baseline = clients.iter().position(|c| c.client == ClientSpec::AsyncMemcached);
+    let baseline = clients
+        .iter()
+        .position(|c| c.client == ClientSpec::AsyncMemcached);
     let per_round = |i: usize, base: usize| -> Option<Spread> {
         let r: Vec<f64> = rounds[i]
             .iter()
             .zip(&rounds[base])
-            .filter_map(|(a, b)| Some(a.as_ref().ok()?.items_per_sec() / b.as_ref().ok()?.items_per_sec()))
+            .filter_map(|(a, b)| {
+                Some(a.as_ref().ok()?.items_per_sec() / b.as_ref().ok()?.items_per_sec())
+            })
             .collect();
         Spread::of(r)
     };
@@ -164,9 +177,13 @@ pub fn summarize(
     }
 }
 
-fn client_summary(sc: &Scenario, spec: ClientSpec, rs: &[Result<Outcome, String>]) -> ClientSummary {
+fn client_summary(
+    sc: &Scenario,
+    spec: ClientSpec,
+    rs: &[Result<Outcome, String>],
+) -> ClientSummary {
     let ok: Vec<&Outcome> = rs.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let mut problems = Vec::new();
+    let (mut problems, mut notes) = (Vec::new(), Vec::new());
     for (r, o) in rs.iter().enumerate() {
         match o {
             Err(e) => problems.push(format!("round {}: {e}", r + 1)),
@@ -178,7 +195,11 @@ fn client_summary(sc: &Scenario, spec: ClientSpec, rs: &[Result<Outcome, String>
                 o.errors,
                 o.first_error.as_deref().unwrap_or("?")
             )),
-            Ok(o) if o.requests == 0 => problems.push(format!("round {}: no request completed", r + 1)),
+            Ok(o) if o.requests == 0 => notes.push(format!(
+                "round {}: no request completed inside the {:.1} s window",
+                r + 1,
+                o.elapsed_secs
+            )),
             Ok(_) => {}
         }
     }
@@ -188,14 +209,16 @@ fn client_summary(sc: &Scenario, spec: ClientSpec, rs: &[Result<Outcome, String>
             let _ = h.record_n(v, n);
         }
     }
-    let pct = |q: f64| (h.len() > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
-    let spread = |f: &dyn Fn(&Outcome) -> Option<f64>| Spread::of(ok.iter().filter_map(|o| f(o)).collect());
+    let pct = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0);
+    let spread =
+        |f: &dyn Fn(&Outcome) -> Option<f64>| Spread::of(ok.iter().filter_map(|o| f(o)).collect());
     ClientSummary {
         label: spec.label(sc.op),
         family: spec.family(),
         client: spec,
         rounds_ok: ok.len(),
         problems,
+        notes,
         mismatches: ok.iter().map(|o| o.mismatches).sum(),
         misses: ok.iter().map(|o| o.misses).sum(),
         errors: ok.iter().map(|o| o.errors).sum(),
@@ -242,7 +265,9 @@ fn ratio(x: Option<f64>) -> String {
 }
 
 fn ratio_range(x: Option<Spread>) -> String {
-    x.map_or("–".into(), |s| format!("{:.2} ({:.2}–{:.2})", s.median, s.min, s.max))
+    x.map_or("–".into(), |s| {
+        format!("{:.2} ({:.2}–{:.2})", s.median, s.min, s.max)
+    })
 }
 
 /// The markdown table of one scenario.
@@ -286,7 +311,8 @@ pub fn markdown(s: &ScenarioSummary, rounds: usize, secs: f64) -> String {
         if large {
             t.push_str(&format!(
                 " {} | {} |",
-                c.bytes_per_sec.map_or("–".into(), |b| format!("{:.0}", b.median / 1e6)),
+                c.bytes_per_sec
+                    .map_or("–".into(), |b| format!("{:.0}", b.median / 1e6)),
                 us(c.cpu_us_per_mb.map(|x| x.median)),
             ));
         }
@@ -296,8 +322,10 @@ pub fn markdown(s: &ScenarioSummary, rounds: usize, secs: f64) -> String {
             us(c.p99_us),
             us(c.p999_us),
             us(c.cpu_us_per_request.map(|x| x.median)),
-            c.client_cores.map_or("–".into(), |x| format!("{:.2}", x.median)),
-            c.server_cores.map_or("–".into(), |x| format!("{:.2}", x.median)),
+            c.client_cores
+                .map_or("–".into(), |x| format!("{:.2}", x.median)),
+            c.server_cores
+                .map_or("–".into(), |x| format!("{:.2}", x.median)),
             ratio(c.vs_reference),
             ratio_range(c.vs_reference_rounds),
             ratio(c.vs_async),
@@ -307,10 +335,23 @@ pub fn markdown(s: &ScenarioSummary, rounds: usize, secs: f64) -> String {
     let problems: Vec<String> = s
         .clients
         .iter()
-        .flat_map(|c| c.problems.iter().map(move |p| format!("- ⚠ {}: {p}", c.label)))
+        .flat_map(|c| {
+            let p = c
+                .problems
+                .iter()
+                .map(move |p| format!("- ⚠ {}: {p}", c.label));
+            p.chain(
+                c.notes
+                    .iter()
+                    .map(move |n| format!("- note, {}: {n}", c.label)),
+            )
+        })
         .collect();
     if s.evictions > 0 {
-        t.push_str(&format!("\n- ⚠ memcached evicted {} items during this scenario\n", s.evictions));
+        t.push_str(&format!(
+            "\n- ⚠ memcached evicted {} items during this scenario\n",
+            s.evictions
+        ));
     }
     if !problems.is_empty() {
         t.push('\n');
@@ -333,12 +374,14 @@ pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
     for s in rows {
         let fig = |c: Option<&ClientSummary>| -> String {
             let Some(c) = c else { return "–".into() };
-            let Some(r) = c.rate else { return "failed".into() };
+            let Some(r) = c.rate else {
+                return "failed".into();
+            };
             let mut out = format!("{} {}", rate(r.median), s.unit);
-            if s.value_size >= 1024 {
-                if let Some(b) = c.bytes_per_sec {
-                    out.push_str(&format!(" ({:.0} MB/s)", b.median / 1e6));
-                }
+            if s.value_size >= 1024
+                && let Some(b) = c.bytes_per_sec
+            {
+                out.push_str(&format!(" ({:.0} MB/s)", b.median / 1e6));
             }
             out
         };
@@ -346,14 +389,26 @@ pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
         let default = s.client("mcaside (default pool)");
         let reference = s.reference.as_deref().and_then(|r| s.client(r));
         let with_label = |c: Option<&ClientSummary>| match c {
-            Some(c) => format!("{}, {}", fig(Some(c)), c.label.trim_start_matches("mcaside ")),
+            Some(c) => format!(
+                "{} {}",
+                fig(Some(c)),
+                c.label.trim_start_matches("mcaside ")
+            ),
             None => "–".into(),
         };
         let rr = |c: Option<&ClientSummary>| -> String {
-            c.map_or("–".into(), |c| format!("{} / {}", ratio(c.vs_reference), ratio_range(c.vs_reference_rounds)))
+            c.map_or("–".into(), |c| {
+                format!(
+                    "{} / {}",
+                    ratio(c.vs_reference),
+                    ratio_range(c.vs_reference_rounds)
+                )
+            })
         };
         let ra = |c: Option<&ClientSummary>| -> String {
-            c.map_or("–".into(), |c| format!("{} / {}", ratio(c.vs_async), ratio_range(c.vs_async_rounds)))
+            c.map_or("–".into(), |c| {
+                format!("{} / {}", ratio(c.vs_async), ratio_range(c.vs_async_rounds))
+            })
         };
         t.push_str(&format!(
             "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} |\n",
@@ -363,7 +418,7 @@ pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
             fig(default),
             with_label(best),
             match reference {
-                Some(r) => format!("{}, {}", fig(Some(r)), r.label),
+                Some(r) => format!("{} ({})", fig(Some(r)), r.label.trim_start_matches("raw ")),
                 None => "–".into(),
             },
             rr(best),

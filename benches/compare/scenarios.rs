@@ -75,10 +75,14 @@ pub fn select(o: &Opts) -> Result<Vec<Scenario>, String> {
     };
     let mut out: Vec<Scenario> = Vec::new();
     for w in wanted {
-        let picked: Vec<&Scenario> = all
+        // A group or an exact name; failing those, every name that starts with it.
+        let mut picked: Vec<&Scenario> = all
             .iter()
-            .filter(|s| w == "all" || s.group == w || s.name == w || s.name.starts_with(w))
+            .filter(|s| w == "all" || s.group == w || s.name == w)
             .collect();
+        if picked.is_empty() {
+            picked = all.iter().filter(|s| s.name.starts_with(w)).collect();
+        }
         if picked.is_empty() {
             return Err(format!("no scenario or group named {w} (try --list)"));
         }
@@ -91,7 +95,14 @@ pub fn select(o: &Opts) -> Result<Vec<Scenario>, String> {
     Ok(out)
 }
 
-fn make(o: &Opts, name: String, group: &'static str, op: Op, tasks: usize, value_size: usize) -> Scenario {
+fn make(
+    o: &Opts,
+    name: String,
+    group: &'static str,
+    op: Op,
+    tasks: usize,
+    value_size: usize,
+) -> Scenario {
     // A key space larger than any batch, within the memory budget.
     let batch = match op {
         Op::MultiGet(n) => n * tasks.max(1),
@@ -117,8 +128,9 @@ fn make(o: &Opts, name: String, group: &'static str, op: Op, tasks: usize, value
         }
     }
     // memcslap has its own keys and values (and a thread per connection): only the
-    // small-value get and set scenarios are comparable, and only up to 1,000 threads.
-    if o.wants("memcslap") && value_size <= 1024 && tasks <= 1000 && matches!(op, Op::Get | Op::Set) {
+    // small-value get and set scenarios of the table and the concurrency curve are
+    // comparable, and only up to 1,000 threads.
+    if o.wants("memcslap") && group != "sizes" && tasks <= 1000 && matches!(op, Op::Get | Op::Set) {
         clients.push(ClientSpec::Memcslap);
     }
     Scenario {

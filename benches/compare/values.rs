@@ -168,7 +168,11 @@ pub fn self_check() {
             assert!(!check(42, size, full_max, &longer));
             let mut body = v.clone();
             body[size / 2] ^= 1;
-            assert_eq!(check(42, size, full_max, &body), full_max == 0, "body {size}");
+            assert_eq!(
+                check(42, size, full_max, &body),
+                full_max == 0,
+                "body {size}"
+            );
         }
     }
     assert_eq!(index_of("k:", b"k:000123"), Some(123));

@@ -42,12 +42,7 @@ impl Ctx {
     }
     /// Whether the value read for key `index` is the one stored.
     pub fn check(&self, index: usize, value: &[u8]) -> bool {
-        values::check(
-            index,
-            self.job.value_size,
-            self.job.full_check_max,
-            value,
-        )
+        values::check(index, self.job.value_size, self.job.full_check_max, value)
     }
     /// The random source of task `t`.
     pub fn rng(&self, t: usize) -> values::Rng {
@@ -218,7 +213,10 @@ fn run(job: Job) -> Outcome {
         errors: all.errors,
         first_error: all.first_error,
         cpus: cpu::cpus_allowed(std::process::id()),
-        latency_ns: h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect(),
+        latency_ns: h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect(),
         p50_ns: h.value_at_quantile(0.5),
         p99_ns: h.value_at_quantile(0.99),
         p999_ns: h.value_at_quantile(0.999),

@@ -50,7 +50,9 @@ async fn task(ctx: Arc<Ctx>, c: mcaside::Client, t: usize) -> Stats {
                 Ok(Some(item)) if ctx.check(i, &item.value) => {
                     s.done(&ctx, t0, 1, item.value.len() as u64)
                 }
-                Ok(Some(item)) => s.mismatch(|| format!("{} ({} bytes)", ctx.keys[i], item.value.len())),
+                Ok(Some(item)) => {
+                    s.mismatch(|| format!("{} ({} bytes)", ctx.keys[i], item.value.len()))
+                }
                 Ok(None) => s.miss(&ctx.keys[i]),
                 Err(e) => s.error(e),
             },

@@ -104,7 +104,9 @@ fn classify(line: &[u8], ctx: &Ctx) -> Reply {
         Some(b"HD") => Reply::Hd,
         Some(b"END") => Reply::End,
         Some(b"VALUE") => {
-            let key = words.next().and_then(|k| values::index_of(&ctx.job.key_prefix, k));
+            let key = words
+                .next()
+                .and_then(|k| values::index_of(&ctx.job.key_prefix, k));
             let _flags = words.next();
             number(words.next()).map_or_else(other, |len| Reply::Value(key, len))
         }
@@ -206,7 +208,8 @@ impl Conn {
                     self.pieces.push(Piece::Buf(from, self.out.len()));
                     self.pieces.push(Piece::Value(index));
                     self.out.extend_from_slice(b"\r\n");
-                    self.pieces.push(Piece::Buf(self.out.len() - 2, self.out.len()));
+                    self.pieces
+                        .push(Piece::Buf(self.out.len() - 2, self.out.len()));
                     self.inflight.push_back(InFlight {
                         t0: Instant::now(),
                         index,
@@ -324,7 +327,10 @@ impl Conn {
     }
 
     fn on_reply(&mut self, ctx: &Ctx, s: &mut Stats, reply: Reply) -> Result<(), String> {
-        let f = self.inflight.front().ok_or("raw: a reply nobody asked for")?;
+        let f = self
+            .inflight
+            .front()
+            .ok_or("raw: a reply nobody asked for")?;
         let (t0, first, hits, bytes) = (f.t0, f.index, f.hits, f.bytes);
         let checker = |k| Checker::new(k, ctx.job.value_size, ctx.job.full_check_max);
         match (ctx.job.op, reply) {
@@ -364,7 +370,13 @@ impl Conn {
         Ok(())
     }
 
-    fn on_value(&mut self, ctx: &Ctx, s: &mut Stats, index: Option<usize>, ok: bool) -> Result<(), String> {
+    fn on_value(
+        &mut self,
+        ctx: &Ctx,
+        s: &mut Stats,
+        index: Option<usize>,
+        ok: bool,
+    ) -> Result<(), String> {
         let size = ctx.job.value_size as u64;
         match ctx.job.op {
             Op::Get => {
@@ -378,7 +390,10 @@ impl Conn {
                 self.complete(ctx);
             }
             Op::MultiGet(_) => {
-                let f = self.inflight.front_mut().expect("a value answers a request");
+                let f = self
+                    .inflight
+                    .front_mut()
+                    .expect("a value answers a request");
                 if ok {
                     f.hits += 1;
                     f.bytes += size;
