@@ -57,7 +57,8 @@ struct InFlight {
     t0: Instant,
     /// The key (the first key of a multi-get).
     index: usize,
-    /// Multi-get: values answered so far, and their bytes.
+    /// Multi-get: values answered so far, those that checked out, and their bytes.
+    answered: u64,
     hits: u64,
     bytes: u64,
 }
@@ -213,6 +214,7 @@ impl Conn {
                     self.inflight.push_back(InFlight {
                         t0: Instant::now(),
                         index,
+                        answered: 0,
                         hits: 0,
                         bytes: 0,
                     });
@@ -234,6 +236,7 @@ impl Conn {
         self.inflight.push_back(InFlight {
             t0: Instant::now(),
             index,
+            answered: 0,
             hits: 0,
             bytes: 0,
         });
@@ -331,7 +334,7 @@ impl Conn {
             .inflight
             .front()
             .ok_or("raw: a reply nobody asked for")?;
-        let (t0, first, hits, bytes) = (f.t0, f.index, f.hits, f.bytes);
+        let (t0, first, answered, hits, bytes) = (f.t0, f.index, f.answered, f.hits, f.bytes);
         let checker = |k| Checker::new(k, ctx.job.value_size, ctx.job.full_check_max);
         match (ctx.job.op, reply) {
             (Op::Get, Reply::Va(len)) => {
@@ -358,7 +361,7 @@ impl Conn {
                 return Ok(());
             }
             (Op::MultiGet(m), Reply::End) => {
-                for _ in hits as usize..m {
+                for _ in answered as usize..m {
                     s.miss("one of a multi-get's keys");
                 }
                 s.done(ctx, t0, hits, bytes);
@@ -394,6 +397,7 @@ impl Conn {
                     .inflight
                     .front_mut()
                     .expect("a value answers a request");
+                f.answered += 1;
                 if ok {
                     f.hits += 1;
                     f.bytes += size;
