@@ -42,14 +42,18 @@
 //!   "best pool". Request timeout 10 s (`--mcaside-timeout-ms`, 0 = none).
 //! - `async-memcached` 0.9: a client (a connection) per task, as its `&mut self` API
 //!   needs. The baseline of the `÷ async-memcached` columns.
-//! - `memcache` 0.21 (blocking): a thread per task, a pool as large.
+//! - `memcache` 0.21 (blocking): a thread per task, a pool as large (`with_pool_size`,
+//!   whose r2d2 pool checks each connection out with a `version` round trip: its
+//!   default, kept as users get it).
 //! - `raw`: the hand-written reference (`compare/clients/raw.rs`), the limit of this
 //!   machine's loopback and memcached: `mg`/`ms` pipelines over N connections × K
 //!   requests in flight (`--raw-conns` 1,2,4 × `--raw-depth` 16,64, K capped at tasks / N;
 //!   one task is plain request/response), one `get k1 .. k100` per multi-get, replies
 //!   parsed in place in one reused buffer per connection and discarded, large values
 //!   checked as they stream through it, large set values written vectored. The best
-//!   configuration's median is the reference line of the `÷ reference` columns.
+//!   configuration's median is the reference line of the `÷ reference` columns. It is a
+//!   throughput limit: with fewer requests in flight than the clients have tasks, its
+//!   latencies are not the clients' to match.
 //! - `memcslap` (libmemcached-tools), small-value get and set scenarios up to 1,000
 //!   tasks: one thread per task, its own keys and values, unchecked, ops/s only.
 //!
@@ -67,7 +71,12 @@
 //!   for sizes 100 B, 1, 4, 16, 64, 100, 128, 512 KiB and 1 MiB (`--sizes`), 1 and 16
 //!   tasks (`--size-tasks`), get and set (`--size-ops`): bytes/s and client CPU per MB.
 //!   memcached gets `-I 2m` (and the clients a raised value limit) for 1 MiB values.
-//! - `all`: everything (long: about an hour with the defaults).
+//! - `all`: everything.
+//!
+//! A run costs about (clients × rounds × (warm-up + secs + ~1 s of start-up)) per
+//! scenario: with the defaults about 2.5 minutes per `table` or `concurrency` scenario
+//! (11 client configurations), 1.5 per `sizes` one, so `table` takes about 12
+//! minutes, `sizes` about an hour, `all` about 1.5 hours.
 //!
 //! # Running it
 //!
@@ -82,9 +91,18 @@
 //! ```
 //!
 //! Output: a markdown table per scenario and a summary table per group on stdout (also
-//! to `--markdown FILE`), JSON lines (the run's settings, every round of every client,
-//! every scenario summary) to `--json` (default `target/compare/results.jsonl`), and PNG
-//! plots of the concurrency and value-size curves to `--plots DIR`.
+//! to `--markdown FILE`), progress on stderr, JSON lines to `--json` (default
+//! `target/compare/results.jsonl`): one `{"type":"run"}` record with the settings and
+//! whether processes were pinned, one `{"type":"round"}` per client per round (the
+//! worker's raw outcome: requests, items, bytes, window, CPU seconds, percentiles in ns,
+//! mismatches, misses, errors), one `{"type":"summary"}` per scenario (everything in
+//! the tables, with spreads); and PNG plots of the concurrency and value-size curves to
+//! `--plots DIR` (`concurrency.png`, `sizes-<op>-<T>t.png`). The exit status is 1 if
+//! any value mismatched, any stored key missed, any request failed or any worker did.
+//!
+//! With one task, a request waits for the other core to wake twice per round trip
+//! (client and server pinned apart): those figures measure wake-up latency as much as
+//! either side, for every client alike.
 //!
 //! Run it on a quiet machine: on a shared one the figures are noise. Nothing here is
 //! run by CI beyond building it.
