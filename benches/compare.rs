@@ -75,8 +75,8 @@
 //!
 //! A run costs about (clients × rounds × (warm-up + secs + ~1 s of start-up)) per
 //! scenario: with the defaults about 2.5 minutes per `table` or `concurrency` scenario
-//! (11 client configurations), 1.5 per `sizes` one, so `table` takes about 12
-//! minutes, `sizes` about an hour, `all` about 1.5 hours.
+//! (11 client configurations), 2 per `sizes` one, so `table` and `concurrency` take
+//! about a quarter of an hour each, `sizes` over an hour, `all` nearly two.
 //!
 //! # Running it
 //!
