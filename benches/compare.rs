@@ -169,6 +169,22 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // A client that cannot run fails the run; better now than after minutes of others.
+    let memcslap_needed = selected
+        .iter()
+        .any(|s| s.clients.contains(&job::ClientSpec::Memcslap));
+    if memcslap_needed
+        && !std::process::Command::new("memcslap")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "compare: memcslap is not installed: `apt-get install -y libmemcached-tools`, \
+             or leave it out with --clients mcaside,async-memcached,memcache,raw"
+        );
+        return ExitCode::from(2);
+    }
     orchestrate_all(&opts, &selected)
 }
 
