@@ -33,6 +33,19 @@ pub enum Error {
     /// The connection was closed (by the server, by `quit`, or because the client was
     /// dropped) before the reply arrived.
     Closed,
+    /// The reply carried a value larger than [`Limits::max_value`](crate::proto::Limits):
+    /// it was skipped as it arrived, this request failed, and the connection carries on.
+    /// Raise the limit for a server started with a larger `-I`.
+    ValueTooLarge {
+        /// The announced length of the value.
+        len: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The connection's queue of unsent bytes stayed over its budget
+    /// (`ClientBuilder::write_budget`) for the whole request timeout: the server is not
+    /// taking what is sent to it. Nothing of this request was sent.
+    QueueFull,
 }
 
 impl Error {
@@ -53,6 +66,13 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
             Error::Closed => f.write_str("connection closed"),
+            Error::ValueTooLarge { len, max } => write!(
+                f,
+                "reply carries a {len}-byte value, the limit is {max} (skipped; connection kept)"
+            ),
+            Error::QueueFull => f.write_str(
+                "the connection's write queue stayed full for the whole request timeout (nothing sent)",
+            ),
         }
     }
 }
@@ -64,7 +84,7 @@ impl std::error::Error for Error {
             Error::Server(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Io(e) => Some(e.as_ref()),
-            Error::Timeout | Error::Closed => None,
+            Error::Timeout | Error::Closed | Error::ValueTooLarge { .. } | Error::QueueFull => None,
         }
     }
 }
@@ -239,6 +259,9 @@ pub enum ProtocolError {
     Unexpected(String),
     /// Bytes arrived when no request was waiting for them.
     Unsolicited,
+    /// A reply that names a request (a `VALUE`'s key, a meta reply's opaque token or
+    /// returned key) names another one than the request it answers by position.
+    Mismatch(String),
 }
 
 impl fmt::Display for ProtocolError {
@@ -254,6 +277,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BadDataTerminator => f.write_str("data block not ended by \\r\\n"),
             ProtocolError::Unexpected(what) => write!(f, "unexpected reply: {what}"),
             ProtocolError::Unsolicited => f.write_str("reply with no request waiting"),
+            ProtocolError::Mismatch(what) => write!(f, "reply for another request: {what}"),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::error::Error;
 
 /// Opens a socket to the connection's server, within the connect timeout.
 pub(crate) async fn connect(shared: &Shared) -> Result<Transport, Error> {
-    let attempt = Transport::connect(&shared.addr);
+    let attempt = Transport::connect_with(&shared.addr, shared.config.keepalive);
     match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
         Ok(Ok(io)) => Ok(io),
         Ok(Err(e)) => Err(e.into()),
@@ -36,6 +36,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, first: Transport) {
 }
 
 fn install(shared: &Shared, io: Transport) {
+    // A request that timed out on the old connection says nothing about this one.
+    shared.heard();
     let mut slot = shared.slot();
     slot.session = Some(Session::new(io, shared.config.limits));
     slot.mode = Mode::Task;
@@ -98,6 +100,24 @@ fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End>
     };
     let mut guard = shared.slot();
     let slot = &mut *guard;
+    if shared.take_abandon()
+        && let Some(mut session) = slot.session.take()
+    {
+        // Requests keep timing out and the server sends nothing: it is stuck or gone
+        // without closing the connection. Drop it and dial again (a fast-path caller
+        // driving it finds the session gone and waits on its channel, which fails now).
+        let e = Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the server sent nothing while requests kept timing out; connection closed",
+        ));
+        let unwritten = session.fail_in_flight(&e);
+        shared.sent(unwritten);
+        slot.mode = Mode::Task;
+        if let Some(w) = slot.caller_waker.take() {
+            w.wake();
+        }
+        return Poll::Ready(End::Broken(e));
+    }
     let Some(session) = slot.session.as_mut() else {
         // A fast-path caller saw the session end and left the reason here.
         return Poll::Ready(slot.ended.take().unwrap_or(End::Broken(Error::Closed)));
@@ -119,7 +139,8 @@ fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End>
         Poll::Ready(end) => {
             let mut session = slot.session.take().expect("polled above");
             if let End::Broken(e) = &end {
-                session.fail_in_flight(e);
+                let unwritten = session.fail_in_flight(e);
+                shared.sent(unwritten);
             }
             Poll::Ready(end)
         }
