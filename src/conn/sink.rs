@@ -56,8 +56,8 @@ impl Sink {
     ) {
         let error = |f: Failure| match f {
             Failure::Server(e) => Error::Server(e),
-            Failure::Oversized { len } => Error::ValueTooLarge {
-                len,
+            f => Error::ValueTooLarge {
+                len: f.oversized_len().unwrap_or(0),
                 max: max_value,
             },
         };

@@ -107,15 +107,28 @@ pub fn split(
     outcome: Result<Reply, Failure>,
     record: &[u8],
 ) -> impl Iterator<Item = Result<Reply, Failure>> + '_ {
-    let (mut hits, failure) = match outcome {
-        Ok(Reply::Values(values)) => (values.into_iter().peekable(), None),
-        Ok(Reply::Value(v)) => (Vec::from_iter(v).into_iter().peekable(), None),
+    let (mut hits, mut oversized, failure) = match outcome {
+        Ok(Reply::Values(values)) => (values, Vec::new(), None),
+        Ok(Reply::Value(v)) => (Vec::from_iter(v), Vec::new(), None),
         Ok(_) => unreachable!("a retrieval line is assembled as values"),
-        Err(f) => (Vec::new().into_iter().peekable(), Some(f)),
+        // Only the members whose own key was oversized fail.
+        Err(Failure::OversizedAmong { oversized, hits }) => (hits, oversized, None),
+        Err(f) => (Vec::new(), Vec::new(), Some(f)),
     };
-    identity::keys(record).map(move |key| match &failure {
-        Some(f) => Err(f.clone()),
-        None => Ok(Reply::Value(hits.next_if(|v: &Value| v.key == key))),
+    hits.reverse();
+    oversized.reverse();
+    identity::keys(record).map(move |key| {
+        if let Some(f) = &failure {
+            return Err(f.clone());
+        }
+        // Hits and oversized values both come in line order: the next of either that
+        // carries this member's key is its answer.
+        if oversized.last().is_some_and(|(k, _)| k == key) {
+            let (_, len) = oversized.pop().expect("just seen");
+            return Err(Failure::Oversized { len });
+        }
+        let hit = hits.last().is_some_and(|v: &Value| v.key == key);
+        Ok(Reply::Value(if hit { hits.pop() } else { None }))
     })
 }
 

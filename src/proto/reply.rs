@@ -112,6 +112,27 @@ pub enum Failure {
         /// The announced length.
         len: u64,
     },
+    /// The reply to a multi-key retrieval in which some values were oversized: their
+    /// keys and announced lengths, and the other hits, in the server's order (so that
+    /// requests sharing one line fail only where their own key was oversized; see
+    /// [`super::coalesce::split`]).
+    OversizedAmong {
+        /// The oversized values' keys and announced lengths.
+        oversized: Vec<(Bytes, u64)>,
+        /// The hits that were not oversized.
+        hits: Vec<Value>,
+    },
+}
+
+impl Failure {
+    /// The announced length of the (first) oversized value, if that is the failure.
+    pub fn oversized_len(&self) -> Option<u64> {
+        match self {
+            Failure::Oversized { len } => Some(*len),
+            Failure::OversizedAmong { oversized, .. } => oversized.first().map(|o| o.1),
+            Failure::Server(_) => None,
+        }
+    }
 }
 
 /// What one frame did to the reply being assembled.
@@ -142,6 +163,7 @@ enum Partial {
     Many {
         values: Vec<Value>,
         ends_left: u32,
+        oversized: Vec<(Bytes, u64)>,
     },
     Stats(Vec<(Bytes, Bytes)>),
     Batch(Vec<BatchEntry>),
@@ -155,6 +177,7 @@ impl Assembler {
             Expect::Values { commands } => Partial::Many {
                 values: Vec::new(),
                 ends_left: commands.max(1),
+                oversized: Vec::new(),
             },
             Expect::Stats => Partial::Stats(Vec::new()),
             Expect::MetaBatch => Partial::Batch(Vec::new()),
@@ -213,16 +236,17 @@ impl Assembler {
         }
         if let Frame::Oversized(o) = &frame {
             let failure = Failure::Oversized { len: o.len };
-            let ok = match (&self.partial, &o.header) {
-                (Partial::Nothing, OversizedHeader::Meta(_)) if self.expect == Expect::Meta => {
+            let expect = self.expect;
+            let ok = match (&mut self.partial, &o.header) {
+                (Partial::Nothing, OversizedHeader::Meta(_)) if expect == Expect::Meta => {
                     return Ok(Some(Err(failure)));
                 }
-                (Partial::One(None), OversizedHeader::Value { .. }) => {
-                    self.partial = Partial::One(None);
-                    true
+                (Partial::One(None), OversizedHeader::Value { .. }) => true,
+                (Partial::Many { oversized, .. }, OversizedHeader::Value { key }) => {
+                    oversized.push((key.clone(), o.len));
+                    return Ok(None);
                 }
-                (Partial::Many { .. }, OversizedHeader::Value { .. })
-                | (Partial::Batch(_), OversizedHeader::Meta(_)) => true,
+                (Partial::Batch(_), OversizedHeader::Meta(_)) => true,
                 _ => false,
             };
             if !ok {
@@ -255,10 +279,23 @@ impl Assembler {
                 values.push(v);
                 return Ok(None);
             }
-            (Partial::Many { values, ends_left }, Frame::End) => {
+            (
+                Partial::Many {
+                    values,
+                    ends_left,
+                    oversized,
+                },
+                Frame::End,
+            ) => {
                 *ends_left -= 1;
                 if *ends_left > 0 {
                     return Ok(None);
+                }
+                if self.failed.is_none() && !oversized.is_empty() {
+                    return Ok(Some(Err(Failure::OversizedAmong {
+                        oversized: std::mem::take(oversized),
+                        hits: std::mem::take(values),
+                    })));
                 }
                 Reply::Values(std::mem::take(values))
             }
