@@ -291,6 +291,9 @@ fn match_by_opaque(
                         out_of_step("a reply whose opaque token matches no pending request")
                     })?;
                 place_errors(requests, &mut out, gap_start..index, &mut errors);
+                // The token is the batch's own, not the caller's: not part of the reply.
+                let mut m = m;
+                m.flags.opaque = None;
                 out[index] = Some(BatchOutcome::Reply(m));
                 gap_start = index + 1;
             }

@@ -221,7 +221,10 @@ mod tests {
         let gat = GetKind::Gat(Expiry::Never);
         let cuts: Vec<usize> = lines(gat, &long).collect();
         assert_eq!(cuts.iter().sum::<usize>(), 100);
-        assert!(cuts.iter().all(|&n| gat.head_len() + 2 + n * 246 <= gat.max_line()));
+        assert!(
+            cuts.iter()
+                .all(|&n| gat.head_len() + 2 + n * 246 <= gat.max_line())
+        );
         assert_eq!(cuts[0], 8);
         let short: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
         let cuts: Vec<usize> = lines(GetKind::Get, &short).collect();

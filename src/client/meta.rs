@@ -161,7 +161,11 @@ impl Client {
         ident: Ident<'_>,
         encode: impl FnOnce(&mut BytesMut, Opaque) -> std::result::Result<(), InputError>,
     ) -> Result<MetaReply> {
-        let expect = if quiet { Expect::MetaBatch } else { Expect::Meta };
+        let expect = if quiet {
+            Expect::MetaBatch
+        } else {
+            Expect::Meta
+        };
         let reply = self
             .call_stamped(Route::Key(key), cmd, 1, expect, |b, stamp| {
                 let token = match ident.opaque {
@@ -181,9 +185,17 @@ impl Client {
                 Ok(())
             })
             .await?;
+        // The token the client added is its own business: the caller sees `O` only if it
+        // asked for it, as with every other returned flag.
+        let theirs = |mut m: MetaReply| {
+            if ident.opaque.is_none() {
+                m.flags.opaque = None;
+            }
+            m
+        };
         if !quiet {
             return match reply {
-                Reply::Meta(m) => Ok(m),
+                Reply::Meta(m) => Ok(theirs(m)),
                 other => Err(unexpected(cmd, &other)),
             };
         }
@@ -196,7 +208,7 @@ impl Client {
                 flags: ReturnedFlags::default(),
                 value: None,
             }),
-            Some(BatchEntry::Meta(m)) if entries.is_empty() => Ok(m),
+            Some(BatchEntry::Meta(m)) if entries.is_empty() => Ok(theirs(m)),
             Some(BatchEntry::Error(e)) if entries.is_empty() => Err(Error::Server(e)),
             Some(_) => Err(unexpected(cmd, &Reply::MetaBatch(entries))),
         }

@@ -15,10 +15,10 @@
 use bytes::{BufMut, BytesMut};
 
 use super::encode::{self, GetKind};
+use super::frame::Value;
 use super::identity::{self, Stamp};
 use super::key::check_key;
 use super::reply::{Expect, Failure, Reply};
-use super::frame::Value;
 use crate::error::InputError;
 
 /// The most single-key retrievals merged into one line.
@@ -145,8 +145,15 @@ mod tests {
         assert_eq!(line.expect(), Expect::Value);
         assert!(line.join(&mut buf, &mut stamp, GetKind::Get, b"b").unwrap());
         assert!(line.join(&mut buf, &mut stamp, GetKind::Get, b"c").unwrap());
-        assert!(!line.join(&mut buf, &mut stamp, GetKind::Gets, b"d").unwrap());
-        assert!(line.join(&mut buf, &mut stamp, GetKind::Get, b"bad key").is_err());
+        assert!(
+            !line
+                .join(&mut buf, &mut stamp, GetKind::Gets, b"d")
+                .unwrap()
+        );
+        assert!(
+            line.join(&mut buf, &mut stamp, GetKind::Get, b"bad key")
+                .is_err()
+        );
         assert_eq!(&buf[..], b"get a b c\r\n");
         assert_eq!(line.expect(), Expect::Values { commands: 1 });
         buf.put_slice(b"x");

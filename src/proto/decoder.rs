@@ -332,7 +332,9 @@ mod tests {
         let Some(Frame::Oversized(o)) = d.decode(&mut buf).unwrap() else {
             panic!()
         };
-        assert!(matches!(o.header, OversizedHeader::Meta(f) if f.opaque.as_deref() == Some(&b"q"[..])));
+        assert!(
+            matches!(o.header, OversizedHeader::Meta(f) if f.opaque.as_deref() == Some(&b"q"[..]))
+        );
         assert!(matches!(d.decode(&mut buf), Ok(Some(Frame::Meta(_)))));
         let mut bad = BytesMut::from(&b"VALUE k 0 6\r\nabcdefXX"[..]);
         assert_eq!(d.decode(&mut bad), Err(ProtocolError::BadDataTerminator));

@@ -172,7 +172,10 @@ mod tests {
             Err(InputError::ExpiryOutOfRange)
         );
         // The largest durations: out of range, never a wrap to 0 ("never").
-        assert_eq!(e(Expiry::After(Duration::MAX)), Err(InputError::ExpiryOutOfRange));
+        assert_eq!(
+            e(Expiry::After(Duration::MAX)),
+            Err(InputError::ExpiryOutOfRange)
+        );
         assert_eq!(
             e(Expiry::After(Duration::from_secs(u64::MAX))),
             Err(InputError::ExpiryOutOfRange)

@@ -1030,7 +1030,14 @@ mod tests {
             );
         }
         assert_eq!(
-            enc(|b| ms(b, b"k", b"v", &MetaSet::new().ttl(Duration::MAX), &Limits::default(), &OLD)),
+            enc(|b| ms(
+                b,
+                b"k",
+                b"v",
+                &MetaSet::new().ttl(Duration::MAX),
+                &Limits::default(),
+                &OLD
+            )),
             Err(InputError::ExpiryOutOfRange)
         );
         // Opaque tokens.

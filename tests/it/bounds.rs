@@ -22,15 +22,29 @@ async fn duration_max_is_out_of_range_and_nothing_is_sent() {
     for (kind, c) in both_clients(&server).await {
         c.set("k", "kept", Expiry::Never).await.unwrap();
         let before = (server.stat("cmd_set"), server.stat("cmd_flush"));
-        let out_of_range = |r: mcaside::Result<()>| {
-            matches!(r, Err(Error::Input(InputError::ExpiryOutOfRange)))
-        };
+        let out_of_range =
+            |r: mcaside::Result<()>| matches!(r, Err(Error::Input(InputError::ExpiryOutOfRange)));
         assert!(out_of_range(c.set("k", "v", Duration::MAX).await), "{kind}");
-        assert!(out_of_range(c.noreply().set("k", "v", Duration::MAX)), "{kind}");
-        assert!(out_of_range(c.noreply().flush_all(Some(Duration::MAX))), "{kind}");
-        assert!(out_of_range(c.flush_all(Some(Duration::MAX)).await), "{kind}");
-        assert!(out_of_range(c.touch("k", Duration::MAX).await.map(drop)), "{kind}");
-        assert!(out_of_range(c.gat(Duration::MAX, "k").await.map(drop)), "{kind}");
+        assert!(
+            out_of_range(c.noreply().set("k", "v", Duration::MAX)),
+            "{kind}"
+        );
+        assert!(
+            out_of_range(c.noreply().flush_all(Some(Duration::MAX))),
+            "{kind}"
+        );
+        assert!(
+            out_of_range(c.flush_all(Some(Duration::MAX)).await),
+            "{kind}"
+        );
+        assert!(
+            out_of_range(c.touch("k", Duration::MAX).await.map(drop)),
+            "{kind}"
+        );
+        assert!(
+            out_of_range(c.gat(Duration::MAX, "k").await.map(drop)),
+            "{kind}"
+        );
         assert_eq!(
             (server.stat("cmd_set"), server.stat("cmd_flush")),
             before,
@@ -57,7 +71,9 @@ async fn duration_max_is_out_of_range_and_nothing_is_sent() {
 async fn long_gat_and_gats_lines_are_split_by_bytes() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let keys: Vec<String> = (0..100).map(|i| format!("{i:05}{}", "k".repeat(240))).collect();
+        let keys: Vec<String> = (0..100)
+            .map(|i| format!("{i:05}{}", "k".repeat(240)))
+            .collect();
         for k in &keys {
             c.set(k, "v", Expiry::Never).await.unwrap();
         }
@@ -116,7 +132,8 @@ async fn an_oversized_value_fails_alone() {
                 if i == 100 {
                     c.get("big").await
                 } else {
-                    c.get(format!("small{}", if i > 100 { i - 1 } else { i })).await
+                    c.get(format!("small{}", if i > 100 { i - 1 } else { i }))
+                        .await
                 }
             }
         }))
@@ -142,7 +159,11 @@ async fn an_oversized_value_fails_alone() {
             conns + 1, // the stat's own connection
             "{kind}: connection kept"
         );
-        assert!(c.buffer_usage().capacity < 1 << 20, "{:?}", c.buffer_usage());
+        assert!(
+            c.buffer_usage().capacity < 1 << 20,
+            "{:?}",
+            c.buffer_usage()
+        );
     }
 }
 
@@ -198,8 +219,14 @@ async fn a_stalled_server_costs_bounded_memory() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     c.set("after", "x", Expiry::Never).await.unwrap();
     let applied = server.stat("cmd_set") - before - 1;
-    let (attempted, ok) = (attempted.load(Ordering::Relaxed), ok.load(Ordering::Relaxed));
-    println!("attempted {attempted}, ok {ok}, applied {applied}, peak unsent {}", peak.load(Ordering::Relaxed));
+    let (attempted, ok) = (
+        attempted.load(Ordering::Relaxed),
+        ok.load(Ordering::Relaxed),
+    );
+    println!(
+        "attempted {attempted}, ok {ok}, applied {applied}, peak unsent {}",
+        peak.load(Ordering::Relaxed)
+    );
     assert!(
         peak.load(Ordering::Relaxed) <= budget + 100_100,
         "unsent bytes over budget: {}",
@@ -234,7 +261,10 @@ async fn a_must_send_write_goes_out_after_its_caller_is_gone() {
         server.resume();
         let deadline = Instant::now() + Duration::from_secs(2);
         while c.get("inv").await.ok().flatten().is_some() {
-            assert!(Instant::now() < deadline, "{kind}: the must-send delete never ran");
+            assert!(
+                Instant::now() < deadline,
+                "{kind}: the must-send delete never ran"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

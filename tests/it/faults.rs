@@ -56,7 +56,11 @@ async fn a_hostile_length_field_costs_no_memory() {
         .unwrap();
     let err = c.get("k").await.unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert!(c.buffer_usage().capacity < 256 * 1024, "{:?}", c.buffer_usage());
+    assert!(
+        c.buffer_usage().capacity < 256 * 1024,
+        "{:?}",
+        c.buffer_usage()
+    );
 }
 
 #[tokio::test]

@@ -77,7 +77,9 @@ async fn an_extra_end_never_shifts_a_value_to_another_key() {
     let proxy = FaultProxy::start(&server.addr).await;
     let c = classic_one(&proxy.addr).await;
     for k in ["a", "b", "c", "d", "e"] {
-        c.set(k, format!("value of {k}"), Expiry::Never).await.unwrap();
+        c.set(k, format!("value of {k}"), Expiry::Never)
+            .await
+            .unwrap();
     }
     let mut wrong = 0;
     for _ in 0..10 {
@@ -87,7 +89,11 @@ async fn an_extra_end_never_shifts_a_value_to_another_key() {
             |(i, k)| {
                 let c = c.clone();
                 async move {
-                    if i % 2 == 0 { c.get(k).await } else { c.gets(k).await }
+                    if i % 2 == 0 {
+                        c.get(k).await
+                    } else {
+                        c.gets(k).await
+                    }
                 }
             },
         ))
@@ -146,7 +152,10 @@ async fn a_meta_reply_for_another_key_or_token_is_refused() {
         .meta_get("k", &MetaGet::new().value().key())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Protocol(ProtocolError::Mismatch(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::Mismatch(_))),
+        "{err:?}"
+    );
     // O5 answered O7.
     let addr = hostile(|_| b"HD O7\r\n".to_vec()).await;
     let c = Client::builder()
@@ -159,7 +168,10 @@ async fn a_meta_reply_for_another_key_or_token_is_refused() {
         .meta_get("k", &MetaGet::new().opaque(5u32))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Protocol(ProtocolError::Mismatch(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::Mismatch(_))),
+        "{err:?}"
+    );
 }
 
 /// Point 3: a plain `get` on a meta server carries an opaque token, so a stray `EN`
@@ -170,13 +182,14 @@ async fn a_stray_miss_on_a_meta_server_shifts_nothing() {
     let proxy = FaultProxy::start(&server.addr).await;
     let c = meta_one(&proxy.addr).await;
     for k in ["b", "c", "d"] {
-        c.set(k, format!("value of {k}"), Expiry::Never).await.unwrap();
+        c.set(k, format!("value of {k}"), Expiry::Never)
+            .await
+            .unwrap();
     }
     let mut wrong = 0;
     for _ in 0..10 {
         proxy.dup_line(b"EN");
-        let results =
-            crate::join_all([c.get("missing"), c.get("b"), c.get("c"), c.get("d")]).await;
+        let results = crate::join_all([c.get("missing"), c.get("b"), c.get("c"), c.get("d")]).await;
         for (k, r) in ["missing", "b", "c", "d"].iter().zip(results) {
             match r {
                 Ok(Some(item)) if item.value != format!("value of {k}").as_bytes() => wrong += 1,
