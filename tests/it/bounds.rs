@@ -71,7 +71,8 @@ async fn duration_max_is_out_of_range_and_nothing_is_sent() {
 async fn long_gat_and_gats_lines_are_split_by_bytes() {
     let server = Memcached::start();
     for (kind, c) in both_clients(&server).await {
-        let keys: Vec<String> = (0..100)
+        // 200 keys: about 100 per connection, a 24 KiB `gat` line if sent as one.
+        let keys: Vec<String> = (0..200)
             .map(|i| format!("{i:05}{}", "k".repeat(240)))
             .collect();
         for k in &keys {
