@@ -229,7 +229,9 @@ async fn a_stalled_server_costs_bounded_memory() {
         peak.load(Ordering::Relaxed)
     );
     assert!(
-        peak.load(Ordering::Relaxed) <= budget + 100_100,
+        // Callers are let in while the queue is under the budget; several let in at
+        // once (one per worker thread) can each add one value over it.
+        peak.load(Ordering::Relaxed) <= budget + 4 * 100_100,
         "unsent bytes over budget: {}",
         peak.load(Ordering::Relaxed)
     );
