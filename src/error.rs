@@ -56,6 +56,19 @@ pub enum Error {
     Tls(Arc<io::Error>),
     /// ASCII authentication failed.
     Auth(AuthError),
+    /// The reply carried a value larger than [`Limits::max_value`](crate::proto::Limits):
+    /// it was skipped as it arrived, this request failed, and the connection carries on.
+    /// Raise the limit for a server started with a larger `-I`.
+    ValueTooLarge {
+        /// The announced length of the value.
+        len: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The connection's queue of unsent bytes stayed over its budget
+    /// (`ClientBuilder::write_budget`) for the whole request timeout: the server is not
+    /// taking what is sent to it. Nothing of this request was sent.
+    QueueFull,
 }
 
 impl Error {
@@ -63,7 +76,10 @@ impl Error {
     /// the server refused this one command. Pools use this to decide whether to count a
     /// failure against a server.
     pub fn is_request_error(&self) -> bool {
-        matches!(self, Error::Input(_) | Error::Server(_) | Error::Config(_))
+        matches!(
+            self,
+            Error::Input(_) | Error::Server(_) | Error::Config(_) | Error::ValueTooLarge { .. }
+        )
     }
 }
 
@@ -80,6 +96,13 @@ impl fmt::Display for Error {
             Error::Config(e) => write!(f, "bad setting: {e}"),
             Error::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             Error::Auth(e) => write!(f, "authentication: {e}"),
+            Error::ValueTooLarge { len, max } => write!(
+                f,
+                "reply carries a {len}-byte value, the limit is {max} (skipped; connection kept)"
+            ),
+            Error::QueueFull => f.write_str(
+                "the connection's write queue stayed full for the whole request timeout (nothing sent)",
+            ),
         }
     }
 }
@@ -94,7 +117,7 @@ impl std::error::Error for Error {
             Error::Connect(e) => e.source(),
             Error::Input(_) | Error::Server(_) | Error::Protocol(_) => None,
             Error::Config(_) | Error::Auth(_) => None,
-            Error::Timeout | Error::Closed => None,
+            Error::Timeout | Error::Closed | Error::ValueTooLarge { .. } | Error::QueueFull => None,
         }
     }
 }
@@ -395,6 +418,9 @@ pub enum ProtocolError {
     Unexpected(String),
     /// Bytes arrived when no request was waiting for them.
     Unsolicited,
+    /// A reply that names a request (a `VALUE`'s key, a meta reply's opaque token or
+    /// returned key) names another one than the request it answers by position.
+    Mismatch(String),
 }
 
 impl fmt::Display for ProtocolError {
@@ -410,6 +436,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BadDataTerminator => f.write_str("data block not ended by \\r\\n"),
             ProtocolError::Unexpected(what) => write!(f, "unexpected reply: {what}"),
             ProtocolError::Unsolicited => f.write_str("reply with no request waiting"),
+            ProtocolError::Mismatch(what) => write!(f, "reply for another request: {what}"),
         }
     }
 }

@@ -361,8 +361,9 @@ fn wire_option_prints_both_directions() {
     // On a 1.6 server the client sends the meta form; --classic keeps the classic one.
     let o = mcaside(&server, &["--wire", "set", "k", "a b"]);
     let wire = stderr(&o);
-    assert!(wire.contains(r"> ms k 3\r\na b\r\n"), "{wire}");
-    assert!(wire.contains(r"< HD\r\n"), "{wire}");
+    // With the opaque token every meta request carries (see protocol-notes.md).
+    assert!(wire.contains(r"> ms k 3 O1\r\na b\r\n"), "{wire}");
+    assert!(wire.contains(r"< HD O1\r\n"), "{wire}");
     let o = mcaside(&server, &["--wire", "--classic", "get", "k"]);
     let wire = stderr(&o);
     assert!(wire.contains(r"> get k\r\n"), "{wire}");

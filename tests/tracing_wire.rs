@@ -46,11 +46,12 @@ async fn wire_bytes_and_request_spans_are_logged() {
     assert!(c.get("traced").await.unwrap().is_some());
 
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    // On a server with meta commands, set and get travel as ms and mg.
-    assert!(log.contains(r"> ms traced 4\r\na\r\nb\r\n"), "{log}");
-    assert!(log.contains(r"< HD\r\n"), "{log}");
-    assert!(log.contains(r"> mg traced f v\r\n"), "{log}");
-    assert!(log.contains(r"< VA 4 f0\r\na\r\nb\r\n"), "{log}");
+    // On a server with meta commands, set and get travel as ms and mg, each with the
+    // connection's next opaque token.
+    assert!(log.contains(r"> ms traced 4 O1\r\na\r\nb\r\n"), "{log}");
+    assert!(log.contains(r"< HD O1\r\n"), "{log}");
+    assert!(log.contains(r"> mg traced f v O2\r\n"), "{log}");
+    assert!(log.contains(r"< VA 4 f0 O2\r\na\r\nb\r\n"), "{log}");
     // The request spans carry the command, key count, server, byte counts and outcome.
     assert!(
         log.contains("cmd=\"set\"") && log.contains("outcome=\"HD\""),
@@ -61,7 +62,7 @@ async fn wire_bytes_and_request_spans_are_logged() {
         "{log}"
     );
     assert!(
-        log.contains("sent=19") && log.contains("received=4"),
+        log.contains("sent=22") && log.contains("received=7"), // " O1" both ways
         "{log}"
     );
     // Every wire line names its server, whoever drove the socket.

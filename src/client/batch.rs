@@ -16,6 +16,8 @@
 //! the errors are as many as the candidates, each candidate failed; otherwise each
 //! candidate is reported as [`BatchOutcome::MaybeFailed`].
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use bytes::BytesMut;
 
 use super::join::join_all;
@@ -89,10 +91,13 @@ struct Part {
 
 #[derive(Debug, Clone, Copy)]
 struct Request {
-    /// The request's index in the whole batch (and its opaque token).
+    /// The request's index in the whole batch.
     index: usize,
     quiet: bool,
     silent: MetaCode,
+    /// Where its command line's `\r\n` is in the part's buffer: its opaque token goes
+    /// there when the part is queued.
+    line_end: usize,
 }
 
 impl Client {
@@ -109,8 +114,8 @@ impl Client {
 impl MetaBatch<'_> {
     /// Adds an `mg`; returns its index in the outcomes.
     pub fn get(&mut self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<usize> {
-        let (i, features) = (self.next(flags.opaque)?, self.client.features());
-        let flags = flags.opaque(i);
+        let features = self.client.features();
+        let flags = Self::untokened(flags.opaque, *flags)?;
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Miss, |b| {
             meta::mg(b, key, &flags, &features)
@@ -124,12 +129,8 @@ impl MetaBatch<'_> {
         value: impl AsRef<[u8]>,
         flags: &MetaSet,
     ) -> Result<usize> {
-        let (i, features, limits) = (
-            self.next(flags.opaque)?,
-            self.client.features(),
-            *self.client.limits(),
-        );
-        let flags = flags.opaque(i);
+        let (features, limits) = (self.client.features(), *self.client.limits());
+        let flags = Self::untokened(flags.opaque, *flags)?;
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ms(b, key, value.as_ref(), &flags, &limits, &features)
@@ -138,8 +139,8 @@ impl MetaBatch<'_> {
 
     /// Adds an `md`; returns its index.
     pub fn delete(&mut self, key: impl AsRef<[u8]>, flags: &MetaDelete) -> Result<usize> {
-        let (i, features) = (self.next(flags.opaque)?, self.client.features());
-        let flags = flags.opaque(i);
+        let features = self.client.features();
+        let flags = Self::untokened(flags.opaque, *flags)?;
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::md(b, key, &flags, &features)
@@ -148,8 +149,8 @@ impl MetaBatch<'_> {
 
     /// Adds an `ma`; returns its index.
     pub fn arith(&mut self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<usize> {
-        let (i, features) = (self.next(flags.opaque)?, self.client.features());
-        let flags = flags.opaque(i);
+        let features = self.client.features();
+        let flags = Self::untokened(flags.opaque, *flags)?;
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ma(b, key, &flags, &features)
@@ -175,14 +176,34 @@ impl MetaBatch<'_> {
             .enumerate()
             .filter(|(_, p)| !p.requests.is_empty())
             .collect();
-        let replies = join_all(parts.iter().map(|(conn, part)| {
-            client.call(
+        let bases: Vec<AtomicU32> = parts.iter().map(|_| AtomicU32::new(0)).collect();
+        let replies = join_all(parts.iter().zip(&bases).map(|((conn, part), base)| {
+            client.call_stamped(
                 Route::Conn(*conn),
                 "meta batch",
                 part.requests.len(),
                 Expect::MetaBatch,
-                |b| {
-                    b.extend_from_slice(&part.buf);
+                move |b, stamp| {
+                    // Each request's token goes at the end of its command line, where
+                    // the encoders put `O`.
+                    let mut from = 0;
+                    for (i, r) in part.requests.iter().enumerate() {
+                        b.extend_from_slice(&part.buf[from..r.line_end]);
+                        let token = stamp.opaque();
+                        if i == 0 {
+                            base.store(
+                                std::str::from_utf8(token.as_bytes())
+                                    .ok()
+                                    .and_then(|t| t.parse().ok())
+                                    .expect("a counter token is a number"),
+                                Ordering::Relaxed,
+                            );
+                        }
+                        b.extend_from_slice(b" O");
+                        b.extend_from_slice(token.as_bytes());
+                        from = r.line_end;
+                    }
+                    b.extend_from_slice(&part.buf[from..]);
                     meta::mn(b);
                     Ok(())
                 },
@@ -190,9 +211,10 @@ impl MetaBatch<'_> {
         }))
         .await;
         let mut out: Vec<Option<BatchOutcome>> = vec![None; len];
-        for ((_, part), reply) in parts.iter().zip(replies) {
+        for (((_, part), reply), base) in parts.iter().zip(replies).zip(&bases) {
+            let base = base.load(Ordering::Relaxed);
             let outcomes = match reply? {
-                Reply::MetaBatch(entries) => match_by_opaque(&part.requests, entries)?,
+                Reply::MetaBatch(entries) => match_by_opaque(&part.requests, base, entries)?,
                 other => return Err(unexpected("meta batch", &other)),
             };
             for (r, o) in part.requests.iter().zip(outcomes) {
@@ -205,16 +227,16 @@ impl MetaBatch<'_> {
             .collect())
     }
 
-    /// The opaque token the next request gets: its index. A caller's own token would
-    /// break the matching, so it is refused.
-    fn next(&self, theirs: Option<Opaque>) -> Result<u64> {
+    /// The flags as given, which must not carry an opaque token: the batch sets its own
+    /// (a caller's would break the matching), when the part is queued.
+    fn untokened<F>(theirs: Option<Opaque>, flags: F) -> Result<F> {
         if theirs.is_some() {
             return Err(InputError::BadToken {
                 what: "opaque token in a batch (the batch sets its own)",
             }
             .into());
         }
-        Ok(self.len as u64)
+        Ok(flags)
     }
 
     fn push(
@@ -225,11 +247,19 @@ impl MetaBatch<'_> {
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<usize> {
         let part = &mut self.parts[self.client.pool().index_of(key)];
+        let start = part.buf.len();
         encode(&mut part.buf)?;
+        // The command line ends at the first `\r\n`: keys, flags and tokens never hold one.
+        let line_end = start
+            + part.buf[start..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("an encoded command ends its line");
         part.requests.push(Request {
             index: self.len,
             quiet,
             silent,
+            line_end,
         });
         self.len += 1;
         Ok(self.len - 1)
@@ -237,7 +267,12 @@ impl MetaBatch<'_> {
 }
 
 /// Pairs replies with requests by their opaque tokens, and error lines by position.
-fn match_by_opaque(requests: &[Request], entries: Vec<BatchEntry>) -> Result<Vec<BatchOutcome>> {
+/// `base` is the token of the first request; the others follow it, one up each.
+fn match_by_opaque(
+    requests: &[Request],
+    base: u32,
+    entries: Vec<BatchEntry>,
+) -> Result<Vec<BatchOutcome>> {
     let mut out: Vec<Option<BatchOutcome>> = vec![None; requests.len()];
     let mut gap_start = 0;
     let mut errors = Vec::new();
@@ -249,13 +284,16 @@ fn match_by_opaque(requests: &[Request], entries: Vec<BatchEntry>) -> Result<Vec
                     .flags
                     .opaque
                     .as_deref()
-                    .and_then(|o| std::str::from_utf8(o).ok()?.parse::<usize>().ok())
-                    .and_then(|global| requests.binary_search_by_key(&global, |r| r.index).ok())
-                    .filter(|&i| i >= gap_start)
+                    .and_then(|o| std::str::from_utf8(o).ok()?.parse::<u32>().ok())
+                    .map(|token| token.wrapping_sub(base) as usize)
+                    .filter(|&i| i >= gap_start && i < requests.len())
                     .ok_or_else(|| {
                         out_of_step("a reply whose opaque token matches no pending request")
                     })?;
                 place_errors(requests, &mut out, gap_start..index, &mut errors);
+                // The token is the batch's own, not the caller's: not part of the reply.
+                let mut m = m;
+                m.flags.opaque = None;
                 out[index] = Some(BatchOutcome::Reply(m));
                 gap_start = index + 1;
             }

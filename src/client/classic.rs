@@ -65,7 +65,9 @@ impl Client {
         let route = Route::Key(key);
         if !self.features().has(Feature::Meta) {
             return match self
-                .call_with(route, kind.verb(), 1, |conn| conn.request_get(kind, key))
+                .call_with(route, kind.verb(), 1, |conn, must_send| {
+                    conn.request_get(kind, key, must_send)
+                })
                 .await?
             {
                 Reply::Value(v) => Ok(v.map(Item::from)),
@@ -74,9 +76,10 @@ impl Client {
         }
         let features = self.features();
         let flags = meta_get_flags(kind);
+        // The opaque token proves the reply is this request's: `EN` carries nothing else.
         match self
-            .call(route, kind.verb(), 1, Expect::Meta, |b| {
-                meta::mg(b, key, &flags, &features)
+            .call_stamped(route, kind.verb(), 1, Expect::Meta, |b, stamp| {
+                meta::mg(b, key, &flags.opaque(stamp.opaque()), &features)
             })
             .await?
         {
@@ -213,7 +216,8 @@ impl Client {
         if features.has(Feature::Meta) {
             let flags = meta_set_flags(verb, o);
             let reply = self
-                .call(route, verb.verb(), 1, Expect::Meta, |b| {
+                .call_stamped(route, verb.verb(), 1, Expect::Meta, |b, stamp| {
+                    let flags = flags.opaque(stamp.opaque());
                     meta::ms(b, key, value, &flags, &limits, &features)
                 })
                 .await?;
@@ -241,8 +245,8 @@ impl Client {
         let (key, features) = (key.as_ref(), self.features());
         let outcome = if features.has(Feature::Meta) {
             let reply = self
-                .call(Route::Key(key), "delete", 1, Expect::Meta, |b| {
-                    meta::md(b, key, &MetaDelete::new(), &features)
+                .call_stamped(Route::Key(key), "delete", 1, Expect::Meta, |b, stamp| {
+                    meta::md(b, key, &MetaDelete::new().opaque(stamp.opaque()), &features)
                 })
                 .await?;
             meta_status(reply, "delete")?

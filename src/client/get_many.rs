@@ -1,7 +1,9 @@
 //! Many keys in one round trip: `get_many` and its `gets`/`gat`/`gats` forms.
 //!
-//! The keys go out as classic `get` commands of up to 256 keys each, written together,
-//! on every server: misses cost nothing on the wire, and hits are matched to keys by
+//! The keys go out as classic `get` commands, written together, on every server, each
+//! at most 256 keys and at most [`GetKind::max_line`] bytes long (`gat`/`gats` lines
+//! longer than 2 KiB can get the connection closed by memcached; see
+//! protocol-notes.md): misses cost nothing on the wire, and hits are matched to keys by
 //! order (the server answers keys in the order asked, and leaves misses out). On a
 //! server with meta commands the alternative is a quiet `mg <key> v f q O<i>` per key
 //! closed by `mn` (what [`MetaBatch`](super::MetaBatch) sends); measured on memcached
@@ -18,9 +20,34 @@ use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};
 use crate::proto::{Expect, Expiry, Reply, Value, check_key};
 
-/// How many keys go into one classic `get` line. memcached takes very long lines, but
-/// proxies are stricter, and shorter commands let the server start answering sooner.
+/// The most keys in one classic retrieval line. memcached takes very long `get` lines,
+/// but proxies are stricter, and shorter commands let the server start answering sooner.
 const KEYS_PER_GET: usize = 256;
+
+/// Cuts `keys` into lines of at most [`KEYS_PER_GET`] keys and `kind.max_line()` bytes;
+/// returns the number of keys in each line. Keys are at most 250 bytes, so every line
+/// takes at least one (a line of one key is well under every limit).
+fn lines<K: AsRef<[u8]>>(kind: GetKind, keys: &[K]) -> impl Iterator<Item = usize> + '_ {
+    let max = kind.max_line();
+    let mut rest = keys;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut len = kind.head_len() + 2;
+        let mut n = 0;
+        while n < rest.len() && n < KEYS_PER_GET {
+            let next = 1 + rest[n].as_ref().len();
+            if n > 0 && len + next > max {
+                break;
+            }
+            len += next;
+            n += 1;
+        }
+        rest = &rest[n..];
+        Some(n)
+    })
+}
 
 impl Client {
     /// `get` for many keys in one round trip. The result has one entry per key, in the
@@ -128,23 +155,30 @@ impl Client {
         kind: GetKind,
         keys: &[K],
     ) -> Result<Vec<Option<Item>>> {
-        let commands = keys.len().div_ceil(KEYS_PER_GET);
+        let commands = lines(kind, keys).count();
         let reply = self
-            .call(
+            .call_stamped(
                 Route::Conn(conn),
                 kind.verb(),
                 keys.len(),
                 Expect::Values {
                     commands: commands as u32,
                 },
-                |b| {
-                    // Validate every key first, so a bad key in the last chunk cannot leave
-                    // the earlier chunks behind in the buffer.
+                |b, stamp| {
+                    // Validate every key first, so a bad key in the last line cannot leave
+                    // the earlier lines behind in the buffer.
                     for k in keys {
                         check_key(k.as_ref())?;
                     }
-                    for chunk in keys.chunks(KEYS_PER_GET) {
-                        encode::get(b, kind, chunk.iter().map(AsRef::as_ref))?;
+                    let mut rest = keys;
+                    for n in lines(kind, keys) {
+                        let (line, after) = rest.split_at(n);
+                        encode::get(b, kind, line.iter().map(AsRef::as_ref))?;
+                        for k in line {
+                            stamp.key(k.as_ref());
+                        }
+                        stamp.end_command();
+                        rest = after;
                     }
                     Ok(())
                 },
@@ -158,8 +192,9 @@ impl Client {
 }
 
 /// Places the hits of a multi-key retrieval next to the keys they answer. The server
-/// answers keys in the order asked and leaves misses out, so one forward walk suffices;
-/// a hit for a key not asked (in that order) means the stream is not what we think.
+/// answers keys in the order asked and leaves misses out, so one forward walk suffices.
+/// (The connection has already checked each hit against the keys asked, and closed the
+/// connection on a stray one; this check stays as a second line of defence.)
 fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<Option<Item>>> {
     let mut out: Vec<Option<Item>> = vec![None; keys.len()];
     let mut next = 0;
@@ -174,4 +209,25 @@ fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<
         next += pos + 1;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_cut_by_bytes_and_count() {
+        let long = vec![vec![b'k'; 245]; 100];
+        let gat = GetKind::Gat(Expiry::Never);
+        let cuts: Vec<usize> = lines(gat, &long).collect();
+        assert_eq!(cuts.iter().sum::<usize>(), 100);
+        assert!(
+            cuts.iter()
+                .all(|&n| gat.head_len() + 2 + n * 246 <= gat.max_line())
+        );
+        assert_eq!(cuts[0], 8);
+        let short: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+        let cuts: Vec<usize> = lines(GetKind::Get, &short).collect();
+        assert_eq!(cuts, [256, 256, 256, 232]);
+    }
 }

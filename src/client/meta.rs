@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Client, Route, unexpected};
 use crate::error::{Error, InputError, Result};
-use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet};
+use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
 use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply, ReturnedFlags};
 
 /// What `me` says about an item.
@@ -51,8 +51,9 @@ impl Client {
     /// ```
     pub async fn meta_get(&self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one(key, "mg", flags.quiet, MetaCode::Miss, |b| {
-            meta::mg(b, key, flags, &features)
+        let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
+        self.meta_one(key, "mg", flags.quiet, MetaCode::Miss, ident, |b, o| {
+            meta::mg(b, key, &flags.opaque(o), &features)
         })
         .await
     }
@@ -70,8 +71,9 @@ impl Client {
             self.features(),
             *self.limits(),
         );
-        self.meta_one(key, "ms", flags.quiet, MetaCode::Header, |b| {
-            meta::ms(b, key, value, flags, &limits, &features)
+        let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
+        self.meta_one(key, "ms", flags.quiet, MetaCode::Header, ident, |b, o| {
+            meta::ms(b, key, value, &flags.opaque(o), &limits, &features)
         })
         .await
     }
@@ -83,8 +85,9 @@ impl Client {
         flags: &MetaDelete,
     ) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one(key, "md", flags.quiet, MetaCode::Header, |b| {
-            meta::md(b, key, flags, &features)
+        let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
+        self.meta_one(key, "md", flags.quiet, MetaCode::Header, ident, |b, o| {
+            meta::md(b, key, &flags.opaque(o), &features)
         })
         .await
     }
@@ -93,8 +96,9 @@ impl Client {
     /// decimal; see [`MetaReply`]'s value.
     pub async fn meta_arith(&self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
-        self.meta_one(key, "ma", flags.quiet, MetaCode::Header, |b| {
-            meta::ma(b, key, flags, &features)
+        let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
+        self.meta_one(key, "ma", flags.quiet, MetaCode::Header, ident, |b, o| {
+            meta::ma(b, key, &flags.opaque(o), &features)
         })
         .await
     }
@@ -102,8 +106,9 @@ impl Client {
     /// `mn`: a round trip that does nothing (`MN`).
     pub async fn meta_noop(&self) -> Result<()> {
         self.features().require(crate::proto::Feature::Meta)?;
+        // An empty record: any meta reply before the `MN` is someone else's.
         match self
-            .call(Route::Any, "mn", 0, Expect::MetaBatch, |b| {
+            .call_stamped(Route::Any, "mn", 0, Expect::MetaBatch, |b, _| {
                 meta::mn(b);
                 Ok(())
             })
@@ -122,8 +127,11 @@ impl Client {
     ) -> Result<Option<MetaDebugInfo>> {
         let (key, features) = (key.as_ref(), self.features());
         match self
-            .call(Route::Key(key), "me", 1, Expect::Meta, |b| {
-                meta::me(b, key, base64_key, &features)
+            .call_stamped(Route::Key(key), "me", 1, Expect::Meta, |b, stamp| {
+                meta::me(b, key, base64_key, &features)?;
+                // `ME` prints the key raw, even for a binary key.
+                stamp.key(key);
+                Ok(())
             })
             .await?
         {
@@ -140,32 +148,57 @@ impl Client {
         }
     }
 
-    /// Sends one meta request. A quiet request is fenced with `mn`; if the server stays
-    /// silent, the reply is `silent` (the code `q` suppressed).
+    /// Sends one meta request with an opaque token (the caller's, or the connection's
+    /// next one), which its reply must echo, and the key it must return when `k` was
+    /// asked. A quiet request is fenced with `mn`; if the server stays silent, the
+    /// reply is `silent` (the code `q` suppressed).
     async fn meta_one(
         &self,
         key: &[u8],
         cmd: &'static str,
         quiet: bool,
         silent: MetaCode,
-        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
+        ident: Ident<'_>,
+        encode: impl FnOnce(&mut BytesMut, Opaque) -> std::result::Result<(), InputError>,
     ) -> Result<MetaReply> {
-        if !quiet {
-            return match self
-                .call(Route::Key(key), cmd, 1, Expect::Meta, encode)
-                .await?
-            {
-                Reply::Meta(m) => Ok(m),
-                other => Err(unexpected(cmd, &other)),
-            };
-        }
+        let expect = if quiet {
+            Expect::MetaBatch
+        } else {
+            Expect::Meta
+        };
         let reply = self
-            .call(Route::Key(key), cmd, 1, Expect::MetaBatch, |b| {
-                encode(b)?;
-                meta::mn(b);
+            .call_stamped(Route::Key(key), cmd, 1, expect, |b, stamp| {
+                let token = match ident.opaque {
+                    Some(theirs) => {
+                        stamp.expect_opaque(theirs);
+                        theirs
+                    }
+                    None => stamp.opaque(),
+                };
+                if let Some((key, base64)) = ident.echo {
+                    stamp.echo_key(key, base64);
+                }
+                encode(b, token)?;
+                if quiet {
+                    meta::mn(b);
+                }
                 Ok(())
             })
             .await?;
+        // The token the client added is its own business: the caller sees `O` only if it
+        // asked for it, as with every other returned flag.
+        let theirs = |mut m: MetaReply| {
+            if ident.opaque.is_none() {
+                m.flags.opaque = None;
+            }
+            m
+        };
+        if !quiet {
+            return match reply {
+                Reply::Meta(m) => Ok(theirs(m)),
+                other => Err(unexpected(cmd, &other)),
+            };
+        }
         let Reply::MetaBatch(mut entries) = reply else {
             return Err(unexpected(cmd, &reply));
         };
@@ -175,9 +208,26 @@ impl Client {
                 flags: ReturnedFlags::default(),
                 value: None,
             }),
-            Some(BatchEntry::Meta(m)) if entries.is_empty() => Ok(m),
+            Some(BatchEntry::Meta(m)) if entries.is_empty() => Ok(theirs(m)),
             Some(BatchEntry::Error(e)) if entries.is_empty() => Err(Error::Server(e)),
             Some(_) => Err(unexpected(cmd, &Reply::MetaBatch(entries))),
+        }
+    }
+}
+
+/// What a meta request's reply must carry: the caller's own opaque token if it set one,
+/// and the key when it asked for it back (`k`).
+#[derive(Clone, Copy)]
+struct Ident<'a> {
+    opaque: Option<Opaque>,
+    echo: Option<(&'a [u8], bool)>,
+}
+
+impl<'a> Ident<'a> {
+    fn of(key: &'a [u8], opaque: Option<Opaque>, return_key: bool, base64: bool) -> Self {
+        Ident {
+            opaque,
+            echo: return_key.then_some((key, base64)),
         }
     }
 }

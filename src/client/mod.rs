@@ -32,6 +32,7 @@ pub use types::{CasOutcome, Item, Stats, StoreOptions};
 
 use crate::conn::{ConnConfig, Connection, ServerAddr};
 use crate::error::{ConnectError, ConnectStep, Error, InputError, ProtocolError, Result};
+use crate::proto::identity::Stamp;
 use crate::proto::{Expect, Features, Limits, Reply, Version};
 use pool::Pool;
 
@@ -39,6 +40,9 @@ use pool::Pool;
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Requests made through this handle are written even if their caller is gone
+    /// before their bytes go out (see [`Client::must_send`]).
+    must_send: bool,
 }
 
 #[derive(Debug)]
@@ -125,6 +129,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes each connection queues without the server taking them: past it,
+    /// a request waits for room within its own timeout, then fails with
+    /// [`Error::QueueFull`] having sent nothing. Bounds memory while a server stalls.
+    /// Default 4 MiB.
+    pub fn write_budget(mut self, bytes: usize) -> Self {
+        self.conn.write_budget = bytes.max(1);
+        self
+    }
+
+    /// After this many requests on a connection time out in a row with no byte read
+    /// from the server meanwhile, the connection is closed and re-dialled (the requests
+    /// still in flight on it fail with [`Error::Io`] of kind `TimedOut`). `None` never
+    /// gives up on a connection. Default 3.
+    pub fn max_silent_timeouts(mut self, n: Option<u32>) -> Self {
+        self.conn.max_silent_timeouts = n.and_then(std::num::NonZeroU32::new);
+        self
+    }
+
+    /// TCP keepalive: probe a connection after this long without traffic, so a server
+    /// host that vanished is noticed even while idle. `None` leaves the system default.
+    /// Default 30 s.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.conn.keepalive = idle;
+        self
+    }
+
     /// How many connections to open to the server. Default 2. Each carries any number
     /// of concurrent requests; a few let the server use several worker threads.
     pub fn connections(mut self, n: usize) -> Self {
@@ -172,6 +202,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 features: Features::CLASSIC,
             }),
+            must_send: false,
         };
         // What the server supports decides how some commands go on the wire (meta or
         // classic) and which meta flags may be sent. A server that does not answer
@@ -295,6 +326,32 @@ impl Client {
         self.inner.features
     }
 
+    /// A handle whose requests are written even if their caller is gone (timed out,
+    /// dropped) before their bytes were taken for writing. Without it, such a request
+    /// is left unsent: nobody would read its reply, and a write its caller gave up on
+    /// should not land later. Use it for writes that must reach the server whatever
+    /// happens to the caller, such as invalidations:
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// client.must_send().delete("user:123").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn must_send(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            must_send: true,
+        }
+    }
+
+    /// How much memory the client's connections hold: bytes queued and not yet
+    /// written, and the capacity of their buffers.
+    pub fn buffer_usage(&self) -> crate::conn::BufferUsage {
+        (0..self.inner.pool.len())
+            .map(|i| self.inner.pool.get(i).buffer_usage())
+            .fold(Default::default(), |a, b| a + b)
+    }
+
     /// Fire-and-forget forms of the write commands (`noreply` on the wire).
     pub fn noreply(&self) -> NoReply<'_> {
         NoReply { client: self }
@@ -316,7 +373,8 @@ impl Client {
         }
     }
 
-    /// Sends one request under the request timeout, in a `memcached` span.
+    /// Sends one request under the request timeout, in a `memcached` span, matched to
+    /// its reply by position (for replies that carry nothing to check).
     pub(crate) async fn call(
         &self,
         route: Route<'_>,
@@ -325,18 +383,35 @@ impl Client {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<Reply> {
-        self.call_with(route, cmd, keys, |conn| conn.request(expect, encode))
+        self.call_stamped(route, cmd, keys, expect, |b, _| encode(b))
             .await
     }
 
+    /// Like [`call`](Self::call), with the request's identity record written by
+    /// `encode` through the [`Stamp`], so that its reply is checked against it.
+    pub(crate) async fn call_stamped(
+        &self,
+        route: Route<'_>,
+        cmd: &'static str,
+        keys: usize,
+        expect: Expect,
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> std::result::Result<(), InputError>,
+    ) -> Result<Reply> {
+        self.call_with(route, cmd, keys, |conn, must_send| {
+            conn.request_stamped(expect, must_send, encode)
+        })
+        .await
+    }
+
     /// Like [`call`](Self::call), with the request made by `request` on the routed
-    /// connection (for requests that are not a plain encode, such as coalesced gets).
+    /// connection (for requests that are not a plain encode, such as coalesced gets);
+    /// `request` is told whether the request must be sent.
     pub(crate) async fn call_with<'a, F>(
         &'a self,
         route: Route<'_>,
         cmd: &'static str,
         keys: usize,
-        request: impl FnOnce(&'a Connection) -> F,
+        request: impl FnOnce(&'a Connection, bool) -> F,
     ) -> Result<Reply>
     where
         F: std::future::Future<Output = Result<Reply>>,
@@ -353,13 +428,31 @@ impl Client {
             received = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let request = request(conn);
         let result = match self.inner.request_timeout {
-            Some(t) => tokio::time::timeout(t, request)
-                .instrument(span.clone())
-                .await
-                .unwrap_or(Err(Error::Timeout)),
-            None => request.instrument(span.clone()).await,
+            Some(t) => {
+                let deadline = tokio::time::Instant::now() + t;
+                // Waiting for room in a full write queue counts against the request's
+                // own timeout; running out of it there means nothing was sent.
+                let room = if conn.has_room() {
+                    Ok(())
+                } else {
+                    tokio::time::timeout_at(deadline, conn.wait_for_room())
+                        .instrument(span.clone())
+                        .await
+                        .map_err(|_| Error::QueueFull)
+                };
+                match room {
+                    Ok(()) => tokio::time::timeout_at(deadline, request(conn, self.must_send))
+                        .instrument(span.clone())
+                        .await
+                        .unwrap_or_else(|_| {
+                            conn.note_timeout();
+                            Err(Error::Timeout)
+                        }),
+                    Err(e) => Err(e),
+                }
+            }
+            None => request(conn, self.must_send).instrument(span.clone()).await,
         };
         // A server that requires a login this connection did not make says so with a
         // generic error line; give it its own type.
@@ -420,6 +513,8 @@ fn outcome_name(r: &Result<Reply>) -> &'static str {
         Err(Error::Config(_)) => "bad setting",
         Err(Error::Tls(_)) => "tls error",
         Err(Error::Auth(_)) => "auth error",
+        Err(Error::ValueTooLarge { .. }) => "value too large",
+        Err(Error::QueueFull) => "queue full",
     }
 }
 

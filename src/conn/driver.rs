@@ -32,7 +32,7 @@ pub(crate) async fn open(
 ) -> Result<Transport, Error> {
     let mut step = ConnectStep::Connect;
     let attempt = async {
-        let io = Transport::connect(addr).await?;
+        let io = Transport::connect_with(addr, config.keepalive).await?;
         #[cfg(feature = "tls")]
         let io = match &config.login.tls {
             Some(tls) => {
@@ -65,6 +65,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, first: Transport) {
 }
 
 fn install(shared: &Shared, io: Transport) {
+    // A request that timed out on the old connection says nothing about this one.
+    shared.heard();
     let mut slot = shared.slot();
     slot.session = Some(Session::new(io, shared.config.limits));
     slot.mode = Mode::Task;
@@ -127,6 +129,24 @@ fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End>
     };
     let mut guard = shared.slot();
     let slot = &mut *guard;
+    if shared.take_abandon()
+        && let Some(mut session) = slot.session.take()
+    {
+        // Requests keep timing out and the server sends nothing: it is stuck or gone
+        // without closing the connection. Drop it and dial again (a fast-path caller
+        // driving it finds the session gone and waits on its channel, which fails now).
+        let e = Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the server sent nothing while requests kept timing out; connection closed",
+        ));
+        let unwritten = session.fail_in_flight(&e);
+        shared.sent(unwritten);
+        slot.mode = Mode::Task;
+        if let Some(w) = slot.caller_waker.take() {
+            w.wake();
+        }
+        return Poll::Ready(End::Broken(e));
+    }
     let Some(session) = slot.session.as_mut() else {
         // A fast-path caller saw the session end and left the reason here.
         return Poll::Ready(slot.ended.take().unwrap_or(End::Broken(Error::Closed)));
@@ -148,7 +168,8 @@ fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End>
         Poll::Ready(end) => {
             let mut session = slot.session.take().expect("polled above");
             if let End::Broken(e) = &end {
-                session.fail_in_flight(e);
+                let unwritten = session.fail_in_flight(e);
+                shared.sent(unwritten);
             }
             Poll::Ready(end)
         }

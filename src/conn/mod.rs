@@ -14,8 +14,20 @@
 //! - **No hand-off when alone.** A caller that finds the connection idle drives the
 //!   socket from its own task (see `request.rs`); the I/O task takes over the moment a
 //!   second request is queued.
+//! - **Every reply is checked to be its request's.** Callers pass an encoder that also
+//!   writes the request's identity record (keys, opaque tokens; see
+//!   [`crate::proto::identity`]); the assembler checks each frame against it, and a
+//!   mismatch closes the connection like any reply out of step.
+//! - **Bounded memory.** The bytes queued and not yet written are kept under a budget
+//!   (`ConnConfig::write_budget`): a caller waits for room before queueing more.
+//!   Requests whose callers are gone before their bytes are taken for writing are not
+//!   sent (unless they must be). Buffers that grew in a spike shrink back once empty.
+//! - **A silent server is abandoned.** After `max_silent_timeouts` timed-out requests
+//!   in a row with no byte read meanwhile, the connection is closed and re-dialled;
+//!   TCP keepalive finds a vanished host on an idle connection.
 //! - **Nothing here knows memcached's commands.** Callers pass an encoder and the
-//!   [`Expect`]ed reply shape; the connection moves bytes and
+//!   [`Expect`]ed reply shape; which requests may share a line, and how their reply is
+//!   split, is [`crate::proto::coalesce`]'s business. The connection moves bytes and
 //!   frames. The socket kind is hidden in [`Transport`].
 
 mod addr;
@@ -29,6 +41,7 @@ mod sink;
 mod tls;
 mod transport;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,8 +54,9 @@ pub use tls::TlsConfig;
 pub use transport::Transport;
 
 use crate::error::{Error, InputError};
+use crate::proto::identity::Stamp;
 use crate::proto::{Expect, Limits, Reply};
-use queue::{Link, Shared};
+use queue::{Ask, Link, Shared};
 
 /// Settings for one connection.
 #[derive(Debug, Clone)]
@@ -55,6 +69,16 @@ pub struct ConnConfig {
     pub backoff_min: Duration,
     /// Largest delay between reconnect attempts. Default 5 s.
     pub backoff_max: Duration,
+    /// The most bytes queued on this connection and not yet written to the socket.
+    /// A request arriving when the queue is at or over it waits for room (within its
+    /// own timeout). Default 4 MiB.
+    pub write_budget: usize,
+    /// After this many requests time out in a row with no byte read from the server
+    /// meanwhile, the connection is closed and re-dialled; `None` never does. Default 3.
+    pub max_silent_timeouts: Option<NonZeroU32>,
+    /// TCP keepalive: probe a connection after this long without traffic; `None`
+    /// leaves the system default (usually off). Default 30 s.
+    pub keepalive: Option<Duration>,
     /// TLS and authentication, set through [`ClientBuilder`](crate::ClientBuilder) (which
     /// loads and checks them once, before anything connects).
     pub(crate) login: Login,
@@ -76,6 +100,29 @@ impl Default for ConnConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
             login: Login::default(),
+            write_budget: 4 << 20,
+            max_silent_timeouts: NonZeroU32::new(3),
+            keepalive: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// How much memory a connection holds, for monitoring (see
+/// [`Connection::buffer_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferUsage {
+    /// Bytes queued or being written, not yet handed to the socket.
+    pub unsent: usize,
+    /// The capacity of the connection's buffers (write, read, identity records).
+    pub capacity: usize,
+}
+
+impl std::ops::Add for BufferUsage {
+    type Output = BufferUsage;
+    fn add(self, o: BufferUsage) -> BufferUsage {
+        BufferUsage {
+            unsent: self.unsent + o.unsent,
+            capacity: self.capacity + o.capacity,
         }
     }
 }
@@ -143,7 +190,8 @@ impl Connection {
         matches!(self.handle.shared.lock().link, Link::Up | Link::Connecting)
     }
 
-    /// Sends one request and waits for its reply.
+    /// Sends one request and waits for its reply, matched by position only (for
+    /// replies that carry nothing to check, such as `STORED`).
     ///
     /// `encode` appends the command to the write buffer; if it fails, nothing is sent
     /// and its error is returned. The reply is assembled in the shape `expect` says.
@@ -156,21 +204,70 @@ impl Connection {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<Reply, Error> {
-        let queued = self.handle.shared.enqueue(Some(expect), encode)?;
+        self.request_stamped(expect, false, |b, _| encode(b)).await
+    }
+
+    /// Sends one request whose reply is checked against its identity record: `encode`
+    /// writes the command and, through the [`Stamp`], what its reply must carry (the
+    /// keys of a retrieval, the opaque token of a meta command). `must_send`: write it
+    /// even if this future is dropped before its bytes are taken for writing.
+    pub async fn request_stamped(
+        &self,
+        expect: Expect,
+        must_send: bool,
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
+    ) -> Result<Reply, Error> {
+        self.wait_for_room().await;
+        let ask = Ask {
+            expect: Some(expect),
+            must_send,
+        };
+        let queued = self.handle.shared.enqueue(ask, encode)?;
         self.complete(queued).await
     }
 
     /// A single-key retrieval in classic form (`get`, `gets`, `gat`, `gats`), merged
     /// with the single-key retrievals queued just before it into one multi-key command
-    /// when possible. For servers without meta commands, where this saves the server a
-    /// send per key. The reply is a [`Reply::Value`].
+    /// when [`crate::proto::coalesce`] allows. For servers without meta commands, where
+    /// this saves the server a send per key. The reply is a [`Reply::Value`].
     pub async fn request_get(
         &self,
         kind: crate::proto::encode::GetKind,
         key: &[u8],
+        must_send: bool,
     ) -> Result<Reply, Error> {
-        let queued = self.handle.shared.enqueue_get(kind, key)?;
+        self.wait_for_room().await;
+        let queued = self.handle.shared.enqueue_get(kind, key, must_send)?;
         self.complete(queued).await
+    }
+
+    /// True while the bytes queued on this connection are under its write budget.
+    pub fn has_room(&self) -> bool {
+        self.handle.shared.has_room()
+    }
+
+    /// Waits until the bytes queued on this connection are under its write budget.
+    pub async fn wait_for_room(&self) {
+        if !self.has_room() {
+            self.handle.shared.room().await;
+        }
+    }
+
+    /// Tells the connection that a request on it timed out (see
+    /// [`ConnConfig::max_silent_timeouts`]).
+    pub fn note_timeout(&self) {
+        self.handle.shared.timed_out();
+    }
+
+    /// How much memory this connection holds.
+    pub fn buffer_usage(&self) -> BufferUsage {
+        let shared = &self.handle.shared;
+        let session = shared.slot().session.as_ref().map_or(0, |s| s.capacity());
+        let st = shared.lock();
+        BufferUsage {
+            unsent: shared.unsent(),
+            capacity: session + st.write_buf.capacity() + st.idents.capacity(),
+        }
     }
 
     /// Waits for a queued request's reply, recording the bytes each way in the span.
@@ -188,12 +285,17 @@ impl Connection {
     }
 
     /// Queues a request that has no reply (a `noreply` command, `quit`). Returns once it
-    /// is queued; it is written with the next batch, before anything queued after it.
+    /// is queued; it is written with the next batch, before anything queued after it,
+    /// whatever the write budget says (it cannot wait: it has no future to wait in).
     pub fn send(
         &self,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<(), Error> {
-        let queued = self.handle.shared.enqueue(None, encode)?;
+        let ask = Ask {
+            expect: None,
+            must_send: true,
+        };
+        let queued = self.handle.shared.enqueue(ask, |b, _| encode(b))?;
         tracing::Span::current().record("sent", queued.sent);
         Ok(())
     }

@@ -2,9 +2,10 @@
 //!
 //! Two locks, never held together by the same code path in the order state → slot:
 //!
-//! - `state`: the request queue. Callers encode their command straight into `write_buf`
-//!   and push a [`Waiter`] onto `queued` under this lock, so the order of waiters is the
-//!   order of their bytes on the wire, which is the order the server answers in.
+//! - `state`: the request queue. Callers encode their command straight into `write_buf`,
+//!   its identity record into `idents` (see [`crate::proto::identity`]), and push a
+//!   [`Waiter`] onto `queued` under this lock, so the order of waiters is the order of
+//!   their bytes on the wire, which is the order the server answers in.
 //! - `slot`: the [`Session`] (the socket and everything in flight) and who is driving it
 //!   ([`Mode`]). The session is only touched under this lock; whoever holds it may run
 //!   [`Session::poll`], which takes `state` briefly to collect queued work.
@@ -13,19 +14,21 @@
 //! non-blocking socket call, never across an `.await`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::sync::oneshot;
+use bytes::BytesMut;
+use tokio::sync::{Notify, oneshot};
 
 use super::session::{End, Session};
-use super::sink::{GetGroup, Sink};
+use super::sink::Sink;
 use super::{ConnConfig, ServerAddr};
 use crate::error::{Error, InputError};
-use crate::proto::encode::{self, GetKind};
-use crate::proto::{Expect, Reply, check_key};
+use crate::proto::coalesce::GetLine;
+use crate::proto::encode::GetKind;
+use crate::proto::identity::Stamp;
+use crate::proto::{Expect, Reply};
 
 /// What a caller receives: its reply, and how many bytes of the stream it took.
 pub(crate) struct Delivery {
@@ -33,14 +36,33 @@ pub(crate) struct Delivery {
     pub received: usize,
 }
 
-/// A caller (or a group of coalesced gets) waiting for a reply of a given shape.
+/// A queued request: its bytes in the write buffer, its identity record, and who waits
+/// for its reply (nobody, for a `noreply` command).
 pub(crate) struct Waiter {
     pub expect: Expect,
     pub sink: Sink,
+    /// How many bytes of the write buffer are this request's.
+    pub bytes: usize,
+    /// How many bytes of the identity log are this request's record.
+    pub ident: usize,
+    /// Sent even if its caller is gone before its bytes are written.
+    pub must_send: bool,
+    /// Decided when the batch is taken: left unsent (its caller was gone). Decided
+    /// once, because a caller may go at any moment, and the bytes written and the
+    /// replies awaited must agree.
+    pub dropped: bool,
+    /// A retrieval line that later single-key retrievals may join (see
+    /// [`crate::proto::coalesce`]).
+    pub line: Option<GetLine>,
 }
 
-/// The most single-key gets merged into one `get` line.
-const MAX_COALESCED_GETS: usize = 64;
+impl Waiter {
+    /// True when nobody will read this request's reply and it need not go out, so its
+    /// bytes can be left unsent.
+    pub fn abandoned(&self) -> bool {
+        !self.must_send && self.sink.is_gone()
+    }
+}
 
 /// Where the connection stands.
 #[derive(Debug, Clone)]
@@ -58,6 +80,10 @@ pub(crate) enum Link {
 
 pub(crate) struct State {
     pub write_buf: BytesMut,
+    /// The identity records of the queued requests, in queue order.
+    pub idents: BytesMut,
+    /// The next opaque token a meta request on this connection gets.
+    next_opaque: u32,
     pub queued: VecDeque<Waiter>,
     pub link: Link,
     /// The I/O task's waker, for "there is work" and "take over driving".
@@ -90,8 +116,47 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     slot: Mutex<Slot>,
     tickets: AtomicU64,
+    /// Bytes queued or being written and not yet handed to the socket: what the write
+    /// budget bounds.
+    unsent: AtomicUsize,
+    /// Callers waiting for the unsent bytes to drop below the budget.
+    room: Notify,
+    /// Requests that timed out in a row with no byte read from the socket meanwhile.
+    silent_timeouts: AtomicU32,
+    /// Set when the connection is to be dropped and re-dialled (a silent server).
+    abandon: AtomicBool,
     pub addr: ServerAddr,
     pub config: ConnConfig,
+}
+
+/// Below this many bytes a buffer is kept when it empties; above it, it is replaced by
+/// a small one, so a spike (a burst of large values) does not pin memory for the life
+/// of the connection.
+pub(crate) const SHRINK_ABOVE: usize = 256 * 1024;
+/// The capacity a replaced write buffer starts with.
+pub(crate) const WRITE_BUF: usize = 8 * 1024;
+
+/// Replaces `buf` with a small one if it is empty and has grown large.
+pub(crate) fn shrink(buf: &mut BytesMut, keep: usize) {
+    if buf.is_empty() && buf.capacity() > SHRINK_ABOVE {
+        *buf = BytesMut::with_capacity(keep);
+    }
+}
+
+/// Shrinks an empty queue that grew large.
+pub(crate) fn shrink_queue<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 1024 {
+        q.shrink_to(64);
+    }
+}
+
+/// How a request is queued.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ask {
+    /// The reply's shape; `None` for a command with no reply.
+    pub expect: Option<Expect>,
+    /// Send it even if its caller is gone before it is written.
+    pub must_send: bool,
 }
 
 /// The result of queueing a request.
@@ -106,7 +171,9 @@ impl Shared {
     pub fn new(addr: ServerAddr, config: ConnConfig) -> Self {
         Shared {
             state: Mutex::new(State {
-                write_buf: BytesMut::with_capacity(8 * 1024),
+                write_buf: BytesMut::with_capacity(WRITE_BUF),
+                idents: BytesMut::with_capacity(1024),
+                next_opaque: 1,
                 queued: VecDeque::new(),
                 link: Link::Connecting,
                 waker: None,
@@ -119,6 +186,10 @@ impl Shared {
                 caller_waker: None,
             }),
             tickets: AtomicU64::new(1),
+            unsent: AtomicUsize::new(0),
+            room: Notify::new(),
+            silent_timeouts: AtomicU32::new(0),
+            abandon: AtomicBool::new(false),
             addr,
             config,
         }
@@ -134,85 +205,91 @@ impl Shared {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Encodes a request into the write buffer and queues its waiter (none for
-    /// `noreply`). Then decides who sends it: if the session is idle, this caller
-    /// (`ticket` is set); otherwise the I/O task, which is woken.
+    /// Encodes a request into the write buffer, its identity record into the log, and
+    /// queues its waiter (one with no sink for a command with no reply). Then decides
+    /// who sends it: if the session is idle, this caller (`ticket` is set); otherwise
+    /// the I/O task, which is woken.
     pub fn enqueue(
         &self,
-        expect: Option<Expect>,
-        encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
+        ask: Ask,
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
     ) -> Result<Queued, Error> {
         self.enqueue_with(|st| {
-            let start = st.write_buf.len();
-            if let Err(e) = encode(&mut st.write_buf) {
+            let (start, ident_start) = (st.write_buf.len(), st.idents.len());
+            let State {
+                write_buf,
+                idents,
+                next_opaque,
+                ..
+            } = st;
+            if let Err(e) = encode(write_buf, &mut Stamp::new(idents, next_opaque)) {
                 // Encoders write nothing on error; this keeps that true even for a
-                // hand-written encode closure.
-                st.write_buf.truncate(start);
+                // hand-written encode closure, and drops a half-written record.
+                write_buf.truncate(start);
+                idents.truncate(ident_start);
                 return Err(e.into());
             }
             let sent = st.write_buf.len() - start;
-            let rx = expect.map(|expect| {
-                let (tx, rx) = oneshot::channel();
-                st.queued.push_back(Waiter {
-                    expect,
-                    sink: Sink::One(tx),
-                });
-                rx
+            let (sink, rx) = match ask.expect {
+                Some(_) => {
+                    let (tx, rx) = oneshot::channel();
+                    (Sink::One(tx), Some(rx))
+                }
+                None => (Sink::Silent, None),
+            };
+            st.queued.push_back(Waiter {
+                expect: ask.expect.unwrap_or(Expect::Status),
+                sink,
+                bytes: sent,
+                ident: st.idents.len() - ident_start,
+                must_send: ask.must_send || ask.expect.is_none(),
+                dropped: false,
+                line: None,
             });
             Ok((rx, sent))
         })
     }
 
-    /// Queues a single-key retrieval, merged into the `get` line queued just before it
-    /// when there is one of the same kind with room (see [`super::sink`]). The reply is
-    /// a [`Reply::Value`].
-    pub fn enqueue_get(&self, kind: GetKind, key: &[u8]) -> Result<Queued, Error> {
-        // The key is checked here because merging it into a queued line bypasses the
-        // encoder; a group's expiry (for gat) was checked when the group was started.
-        check_key(key)?;
+    /// Queues a single-key retrieval, merged into the retrieval line queued just
+    /// before it when [`GetLine::join`] allows. The reply is a [`Reply::Value`].
+    pub fn enqueue_get(&self, kind: GetKind, key: &[u8], must_send: bool) -> Result<Queued, Error> {
         self.enqueue_with(|st| {
             let (tx, rx) = oneshot::channel();
-            let end = st.write_buf.len();
             let State {
-                write_buf, queued, ..
+                write_buf,
+                idents,
+                next_opaque,
+                queued,
+                ..
             } = st;
-            if let Some(Waiter {
-                expect,
-                sink: Sink::Gets(group),
-            }) = queued.back_mut()
-                && group.kind == kind
-                && group.line_end == end
-                && group.members.len() < MAX_COALESCED_GETS
+            let mut stamp = Stamp::new(idents, next_opaque);
+            if let Some(w) = queued.back_mut()
+                && let Some(line) = &mut w.line
             {
-                if let Some(first) = group.first.take() {
-                    // The second member: from now on the reply is a list of hits, matched
-                    // to members by key, so the first key is needed after all.
-                    let first_key = Bytes::copy_from_slice(&write_buf[group.first_key.clone()]);
-                    group.members.push((first_key, first));
-                    *expect = Expect::Values { commands: 1 };
+                let (before, ident_before) = (write_buf.len(), stamp.log_len());
+                if line.join(write_buf, &mut stamp, kind, key)? {
+                    w.expect = line.expect();
+                    w.sink.join(tx);
+                    w.bytes += write_buf.len() - before;
+                    w.ident += stamp.log_len() - ident_before;
+                    w.must_send |= must_send;
+                    return Ok((Some(rx), write_buf.len() - before));
                 }
-                // `get a\r\n` becomes `get a b\r\n`.
-                write_buf.truncate(end - 2);
-                write_buf.put_u8(b' ');
-                write_buf.put_slice(key);
-                write_buf.put_slice(b"\r\n");
-                group.members.push((Bytes::copy_from_slice(key), tx));
-                group.line_end = write_buf.len();
-                return Ok((Some(rx), key.len() + 1));
             }
-            encode::get(write_buf, kind, [key])?;
-            let line_end = write_buf.len();
+            let (start, ident_start) = (write_buf.len(), stamp.log_len());
+            let line = GetLine::start(write_buf, &mut stamp, kind, key)?;
+            let ident = stamp.log_len() - ident_start;
+            let sent = write_buf.len() - start;
             queued.push_back(Waiter {
-                expect: Expect::Value,
-                sink: Sink::Gets(GetGroup {
-                    kind,
-                    first: Some(tx),
-                    first_key: line_end - 2 - key.len()..line_end - 2,
-                    members: Vec::new(),
-                    line_end,
-                }),
+                expect: line.expect(),
+                sink: Sink::One(tx),
+                bytes: sent,
+                ident,
+                must_send,
+                dropped: false,
+                line: Some(line),
             });
-            Ok((Some(rx), line_end - end))
+            Ok((Some(rx), sent))
         })
     }
 
@@ -228,7 +305,11 @@ impl Shared {
                 Link::Shutdown => return Err(Error::Closed),
                 Link::Connecting | Link::Up => {}
             }
-            push(&mut st)?
+            let (rx, sent) = push(&mut st)?;
+            // Counted under the lock that the session takes before writing these bytes,
+            // so the count never runs below what is queued.
+            self.unsent.fetch_add(sent, Ordering::Relaxed);
+            (rx, sent)
         };
         let mut displaced = None;
         let ticket = {
@@ -261,25 +342,119 @@ impl Shared {
     }
 
     /// A fast-path caller is done (or dropped): hand the session back. If anything is
-    /// still in flight, the I/O task takes over driving. Otherwise the session is simply
-    /// idle, and nobody is woken: a sequential caller's next request takes the fast path
-    /// again without a single thread hand-off. (A close while idle is found by that next
-    /// request's first read, before it is sent; see [`Session::poll`].)
+    /// still in flight, the I/O task takes over driving. Otherwise the session is idle,
+    /// and the I/O task is registered for the socket's read readiness (without being
+    /// woken: a sequential caller's next request takes the fast path again without a
+    /// single thread hand-off). Until then the caller's own waker is the one the socket
+    /// would wake, so bytes arriving on the idle connection (a stray reply, a close)
+    /// would sit unread until the next request, and be taken for its reply if they
+    /// cross it on the way; with the I/O task registered they are read when they
+    /// arrive, and close the connection.
     pub fn release(&self, ticket: u64) {
-        let mut slot = self.slot();
+        let mut guard = self.slot();
+        let slot = &mut *guard;
         if slot.mode != Mode::Caller(ticket) {
             return;
         }
         slot.caller_waker = None;
         let idle =
             slot.session.as_ref().is_none_or(Session::is_idle) && self.lock().queued.is_empty();
-        if idle {
-            slot.mode = Mode::Idle;
-        } else {
-            slot.mode = Mode::Task;
-            drop(slot);
+        let task = self.lock().waker.clone();
+        match (idle, task, slot.session.as_mut()) {
+            (true, Some(task), Some(session)) => {
+                match session.poll(self, &mut Context::from_waker(&task)) {
+                    Poll::Pending if session.is_idle() => slot.mode = Mode::Idle,
+                    Poll::Pending => {
+                        slot.mode = Mode::Task;
+                        drop(guard);
+                        self.wake_task();
+                    }
+                    Poll::Ready(end) => {
+                        let mut session = slot.session.take().expect("polled above");
+                        if let End::Broken(e) = &end {
+                            let unwritten = session.fail_in_flight(e);
+                            self.sent(unwritten);
+                        }
+                        slot.ended = Some(end);
+                        slot.mode = Mode::Task;
+                        drop(guard);
+                        self.wake_task();
+                    }
+                }
+            }
+            (true, None, _) | (true, _, None) => {
+                slot.mode = Mode::Idle;
+                drop(guard);
+                self.wake_task();
+            }
+            (false, ..) => {
+                slot.mode = Mode::Task;
+                drop(guard);
+                self.wake_task();
+            }
+        }
+    }
+
+    /// True while the unsent bytes are below the write budget.
+    pub fn has_room(&self) -> bool {
+        self.unsent.load(Ordering::Relaxed) < self.config.write_budget
+    }
+
+    /// Waits until the unsent bytes are below the write budget.
+    pub async fn room(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.has_room() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// `n` queued bytes left the queue (written to the socket, or dropped unsent).
+    pub fn sent(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let before = self.unsent.fetch_sub(n, Ordering::Relaxed);
+        let budget = self.config.write_budget;
+        if before >= budget && before - n < budget {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Unsent bytes, for monitoring.
+    pub fn unsent(&self) -> usize {
+        self.unsent.load(Ordering::Relaxed)
+    }
+
+    /// Some bytes were read: the server is not silent.
+    pub fn heard(&self) {
+        if self.silent_timeouts.load(Ordering::Relaxed) != 0 {
+            self.silent_timeouts.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A request on this connection timed out. After
+    /// `ConnConfig::max_silent_timeouts` in a row with no byte read meanwhile, the
+    /// connection is closed and re-dialled.
+    pub fn timed_out(&self) {
+        let Some(max) = self.config.max_silent_timeouts else {
+            return;
+        };
+        let n = self.silent_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= max.get() {
+            self.silent_timeouts.store(0, Ordering::Relaxed);
+            self.abandon.store(true, Ordering::Relaxed);
             self.wake_task();
         }
+    }
+
+    /// True (once) when the connection is to be abandoned.
+    pub fn take_abandon(&self) -> bool {
+        self.abandon.load(Ordering::Relaxed) && self.abandon.swap(false, Ordering::Relaxed)
     }
 
     /// Wakes the I/O task, unless it was woken since it last looked.
@@ -308,9 +483,16 @@ impl Shared {
             if let Link::Down(e) = &link {
                 // Nothing queued now can be sent: fail it rather than let it wait.
                 for w in st.queued.drain(..) {
-                    w.sink.deliver(Err(e.clone()), 0);
+                    w.sink.fail(e, 0);
                 }
+                let dropped = st.write_buf.len();
                 st.write_buf.clear();
+                st.idents.clear();
+                shrink(&mut st.write_buf, WRITE_BUF);
+                shrink_queue(&mut st.queued);
+                drop(st);
+                self.sent(dropped);
+                st = self.lock();
             }
             st.link = link;
             st.notified = false;

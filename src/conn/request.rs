@@ -101,7 +101,8 @@ fn drive(shared: &Shared, ticket: u64, cx: &mut Context<'_>) -> bool {
             // the I/O task: it reconnects.
             let mut session = slot.session.take().expect("polled above");
             if let End::Broken(e) = &end {
-                session.fail_in_flight(e);
+                let unwritten = session.fail_in_flight(e);
+                shared.sent(unwritten);
             }
             slot.ended = Some(end);
             slot.mode = Mode::Task;

@@ -7,8 +7,15 @@
 //!    waiter. A waiter whose caller has gone (timeout, `select!`, drop) still gets its
 //!    reply routed to it, and the reply is dropped there: it cannot reach anyone else;
 //! 2. take everything callers have queued (one buffer swap, so one write carries every
-//!    request queued since the last one);
+//!    request queued since the last one), leaving out the requests whose callers are
+//!    already gone (unless they must be sent): nobody would read their replies, and a
+//!    write the caller gave up on should not land on the server later;
 //! 3. write as much as the socket accepts.
+//!
+//! Every frame is checked against its request's identity record (see
+//! [`crate::proto::identity`]) before it is assembled into the reply: a `VALUE` for a
+//! key not asked, or a meta reply with another request's opaque token, ends the
+//! session as out of step.
 //!
 //! Writing and reading happen in the same poll, so a deep pipeline cannot deadlock with
 //! the server (both sides blocked writing, nobody reading). The session does not care
@@ -24,7 +31,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tracing::trace;
 
-use super::queue::{Link, Shared};
+use super::queue::{Link, SHRINK_ABOVE, Shared, WRITE_BUF, shrink, shrink_queue};
 use super::sink::Sink;
 use super::transport::Transport;
 use crate::error::{Error, ProtocolError};
@@ -49,6 +56,8 @@ struct InFlight {
     reply: Assembler,
     sink: Sink,
     received: usize,
+    /// The length of its identity record, at the front of `idents` when it is first.
+    ident: usize,
 }
 
 pub(crate) struct Session {
@@ -59,18 +68,29 @@ pub(crate) struct Session {
     rbuf: BytesMut,
     decoder: Decoder,
     in_flight: VecDeque<InFlight>,
+    /// The identity records of the requests in flight, in order: appended when a batch
+    /// is taken, consumed from the front as replies complete.
+    idents: BytesMut,
+    max_value: usize,
 }
 
 impl Session {
     pub fn new(io: Transport, limits: Limits) -> Self {
         Session {
             io,
-            out: BytesMut::with_capacity(8 * 1024),
+            out: BytesMut::with_capacity(WRITE_BUF),
             needs_flush: false,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             decoder: Decoder::new(limits),
             in_flight: VecDeque::new(),
+            idents: BytesMut::with_capacity(1024),
+            max_value: limits.max_value,
         }
+    }
+
+    /// The capacity of this session's buffers (for monitoring memory).
+    pub fn capacity(&self) -> usize {
+        self.out.capacity() + self.rbuf.capacity() + self.idents.capacity()
     }
 
     /// True when nothing is being written and no reply is awaited.
@@ -104,8 +124,14 @@ impl Session {
                         let start = self.rbuf.len() - n;
                         trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
                         progress = true;
+                        shared.heard();
                         if let Err(e) = self.dispatch() {
                             return Poll::Ready(End::Broken(e));
+                        }
+                        if self.rbuf.is_empty() && self.rbuf.capacity() > SHRINK_ABOVE {
+                            // A large value came through; values already handed out keep
+                            // their own part of the old buffer alive as long as needed.
+                            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
                         }
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
@@ -117,13 +143,11 @@ impl Session {
             //    so waiters join `in_flight` in the order their bytes go out).
             {
                 let mut st = shared.lock();
-                if self.out.is_empty() && !st.write_buf.is_empty() {
-                    std::mem::swap(&mut self.out, &mut st.write_buf);
-                    self.in_flight.extend(st.queued.drain(..).map(|w| InFlight {
-                        reply: Assembler::new(w.expect),
-                        sink: w.sink,
-                        received: 0,
-                    }));
+                if self.out.is_empty() && !st.queued.is_empty() {
+                    let dropped = self.take(&mut st);
+                    drop(st);
+                    shared.sent(dropped);
+                    st = shared.lock();
                 }
                 if matches!(st.link, Link::Shutdown) && self.out.is_empty() && !self.needs_flush {
                     // Nobody can be waiting for a reply any more; what had to be written
@@ -144,11 +168,13 @@ impl Session {
                         self.out.advance(n);
                         self.needs_flush = true;
                         progress = true;
+                        shared.sent(n);
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(End::Broken(e.into())),
                     Poll::Pending => break,
                 }
             }
+            shrink(&mut self.out, WRITE_BUF);
             if self.out.is_empty() && self.needs_flush {
                 match Pin::new(&mut self.io).poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.needs_flush = false,
@@ -161,6 +187,55 @@ impl Session {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Takes every queued request for writing (the state lock is held), leaving out
+    /// those nobody waits for that need not be sent. Returns how many queued bytes
+    /// were dropped unsent.
+    fn take(&mut self, st: &mut super::queue::State) -> usize {
+        let mut abandoned = 0;
+        for w in &mut st.queued {
+            w.dropped = w.abandoned();
+            abandoned += usize::from(w.dropped);
+        }
+        self.idents.reserve(st.idents.len());
+        let mut dropped = 0;
+        if abandoned == 0 {
+            // The usual case: one swap, no copy of the requests' bytes.
+            std::mem::swap(&mut self.out, &mut st.write_buf);
+            self.idents.extend_from_slice(&st.idents);
+        } else {
+            let (mut at, mut ident_at) = (0, 0);
+            for w in &st.queued {
+                let bytes = &st.write_buf[at..at + w.bytes];
+                let record = &st.idents[ident_at..ident_at + w.ident];
+                if w.dropped {
+                    dropped += w.bytes;
+                } else {
+                    self.out.extend_from_slice(bytes);
+                    self.idents.extend_from_slice(record);
+                }
+                at += w.bytes;
+                ident_at += w.ident;
+            }
+            st.write_buf.clear();
+        }
+        st.idents.clear();
+        for w in st.queued.drain(..) {
+            if w.dropped || matches!(w.sink, Sink::Silent) {
+                continue; // no reply to wait for (its sender, if any, is dropped here)
+            }
+            self.in_flight.push_back(InFlight {
+                reply: Assembler::new(w.expect),
+                sink: w.sink,
+                received: 0,
+                ident: w.ident,
+            });
+        }
+        shrink(&mut st.write_buf, WRITE_BUF);
+        shrink(&mut st.idents, 1024);
+        shrink_queue(&mut st.queued);
+        dropped
     }
 
     /// Decodes every complete frame in the read buffer and delivers finished replies.
@@ -177,19 +252,30 @@ impl Session {
             };
             front.received += consumed;
             let Some(frame) = frame else { return Ok(()) };
-            if let Some(outcome) = front.reply.push(frame)? {
+            let record = &self.idents[..front.ident];
+            if let Some(outcome) = front.reply.push_checked(frame, record)? {
                 let done = self.in_flight.pop_front().expect("front exists");
                 done.sink
-                    .deliver(outcome.map_err(Error::Server), done.received);
+                    .deliver(outcome, done.received, record, self.max_value);
+                self.idents.advance(done.ident);
+                if self.in_flight.is_empty() {
+                    shrink(&mut self.idents, 1024);
+                    shrink_queue(&mut self.in_flight);
+                }
             }
         }
     }
 
-    /// Fails every request in flight with `e`.
-    pub fn fail_in_flight(&mut self, e: &Error) {
+    /// Fails every request in flight with `e`. Returns the bytes that were handed to
+    /// this session and never written.
+    pub fn fail_in_flight(&mut self, e: &Error) -> usize {
         for w in self.in_flight.drain(..) {
-            w.sink.deliver(Err(e.clone()), w.received);
+            w.sink.fail(e, w.received);
         }
+        self.idents.clear();
+        let unwritten = self.out.len();
+        self.out.clear();
+        unwritten
     }
 }
 

@@ -10,6 +10,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
@@ -19,8 +20,10 @@ use super::ServerAddr;
 /// A connected socket.
 #[derive(Debug)]
 pub enum Transport {
-    /// TCP, with `TCP_NODELAY` set: requests are small and latency-bound, and the
-    /// connection already batches writes itself.
+    /// TCP, with `TCP_NODELAY` set (requests are small and latency-bound, and the
+    /// connection already batches writes itself) and, when configured, TCP keepalive
+    /// (so a server host that vanished without closing is found even on an idle
+    /// connection).
     Tcp(TcpStream),
     /// A Unix domain socket.
     Unix(UnixStream),
@@ -30,12 +33,32 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Opens a plain socket to `addr` (TCP or Unix). The caller applies a timeout.
+    /// Opens a socket to `addr`, with the system's keepalive settings. (The caller
+    /// applies the connect timeout.)
     pub async fn connect(addr: &ServerAddr) -> io::Result<Transport> {
+        Self::connect_with(addr, None).await
+    }
+
+    /// Opens a socket to `addr`, with TCP keepalive probes after `keepalive` of silence
+    /// (`None`: the system default, usually off). The caller applies the connect
+    /// timeout.
+    pub async fn connect_with(
+        addr: &ServerAddr,
+        keepalive: Option<Duration>,
+    ) -> io::Result<Transport> {
         match addr {
             ServerAddr::Tcp(a) => {
                 let s = TcpStream::connect(a.as_str()).await?;
                 s.set_nodelay(true)?;
+                if let Some(idle) = keepalive {
+                    // Probe after `idle` of silence, then every `idle / 3`; the kernel
+                    // gives up after its default number of probes (9 on Linux).
+                    let interval = (idle / 3).max(Duration::from_secs(1));
+                    let ka = socket2::TcpKeepalive::new()
+                        .with_time(idle)
+                        .with_interval(interval);
+                    socket2::SockRef::from(&s).set_tcp_keepalive(&ka)?;
+                }
                 Ok(Transport::Tcp(s))
             }
             ServerAddr::Unix(p) => Ok(Transport::Unix(UnixStream::connect(p).await?)),

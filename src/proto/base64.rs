@@ -38,6 +38,19 @@ pub fn encode_into(input: &[u8], out: &mut impl bytes::BufMut) {
     }
 }
 
+/// True if `encoded` is exactly the base64 form of `raw` (compared as it is encoded, a
+/// few bytes at a time, with nothing allocated).
+pub fn encodes_to(raw: &[u8], encoded: &[u8]) -> bool {
+    if encoded.len() != encoded_len(raw.len()) {
+        return false;
+    }
+    raw.chunks(3).zip(encoded.chunks(4)).all(|(chunk, quad)| {
+        let mut mine = [0u8; 4];
+        encode_into(chunk, &mut &mut mine[..]);
+        mine == quad
+    })
+}
+
 /// Decodes padded base64; `None` if `input` is not valid.
 pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
     if !input.len().is_multiple_of(4) {

@@ -10,8 +10,10 @@
 //! - after a `VALUE` or `VA` line, remembers the announced length and consumes the header,
 //!   so the data block is waited for without re-reading the header, and comes out as a
 //!   `Bytes` split off the buffer (no copy);
-//! - checks every announced length against [`Limits`] *before* reserving room for it, so
-//!   `VALUE k 0 99999999999` is an error, not a 100 GB allocation.
+//! - checks every announced length against [`Limits`] *before* reserving room for it: a
+//!   block longer than `max_value` is skipped as it streams in (counted, never stored)
+//!   and comes out as [`Frame::Oversized`], so `VALUE k 0 99999999999` costs no memory
+//!   and fails only the request it answers, not the connection.
 //!
 //! Any error means the byte stream can no longer be trusted to be in step with the
 //! requests; the connection must be closed.
@@ -19,7 +21,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Limits;
-use super::frame::{Frame, MetaCode, MetaReply, ReturnedFlags, Value};
+use super::frame::{Frame, MetaCode, MetaReply, Oversized, OversizedHeader, ReturnedFlags, Value};
 use super::parse::{self, Line, Word};
 use crate::error::ProtocolError;
 use crate::proto::escape::escape_short;
@@ -47,12 +49,15 @@ enum Body {
         flags: ReturnedFlags,
         len: usize,
     },
+    /// A block over the limit, being skipped: `left` data bytes to go, then `\r\n`.
+    Skip { header: Oversized, left: u64 },
 }
 
 impl Body {
     fn len(&self) -> usize {
         match self {
             Body::Value { len, .. } | Body::Meta { len, .. } => *len,
+            Body::Skip { .. } => 0,
         }
     }
 
@@ -71,6 +76,7 @@ impl Body {
                 flags,
                 value: Some(data),
             }),
+            Body::Skip { header, .. } => Frame::Oversized(header),
         }
     }
 }
@@ -100,8 +106,10 @@ impl Decoder {
     /// assert_eq!(d.decode(&mut buf).unwrap(), Some(Frame::End));
     /// ```
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
-        if let Some(body) = &self.body {
-            return self.decode_body(buf, body.len());
+        match &self.body {
+            Some(Body::Skip { .. }) => return self.skip_body(buf),
+            Some(body) => return self.decode_body(buf, body.len()),
+            None => {}
         }
         let Some(line_len) = self.find_line(buf)? else {
             return Ok(None);
@@ -133,9 +141,13 @@ impl Decoder {
                 len,
                 cas,
             } => {
-                let len = self.check_len(len)?;
+                let key = slice(key);
+                if len > self.limits.max_value as u64 {
+                    return self.start_skip(buf, len, OversizedHeader::Value { key });
+                }
+                let len = len as usize;
                 self.body = Some(Body::Value {
-                    key: slice(key),
+                    key,
                     flags,
                     cas,
                     len,
@@ -145,8 +157,11 @@ impl Decoder {
             Line::Meta { code, len, flags } => {
                 let flags = flags.into_returned(slice);
                 match len {
+                    Some(len) if len > self.limits.max_value as u64 => {
+                        return self.start_skip(buf, len, OversizedHeader::Meta(flags));
+                    }
                     Some(len) => {
-                        let len = self.check_len(len)?;
+                        let len = len as usize;
                         self.body = Some(Body::Meta { code, flags, len });
                         return self.decode_body(buf, len);
                     }
@@ -207,14 +222,38 @@ impl Decoder {
         }
     }
 
-    fn check_len(&self, len: u64) -> Result<usize, ProtocolError> {
-        if len > self.limits.max_value as u64 {
-            return Err(ProtocolError::ValueTooLarge {
-                len,
-                max: self.limits.max_value,
-            });
+    fn start_skip(
+        &mut self,
+        buf: &mut BytesMut,
+        len: u64,
+        header: OversizedHeader,
+    ) -> Result<Option<Frame>, ProtocolError> {
+        self.body = Some(Body::Skip {
+            header: Oversized { len, header },
+            left: len,
+        });
+        self.skip_body(buf)
+    }
+
+    /// Throws away what has arrived of an oversized block; once all of it and its
+    /// `\r\n` are through, yields the [`Frame::Oversized`]. Holds at most the two bytes
+    /// of the terminator.
+    fn skip_body(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let Some(Body::Skip { left, .. }) = &mut self.body else {
+            unreachable!("skip_body runs while skipping");
+        };
+        let n = (*left).min(buf.len() as u64) as usize;
+        buf.advance(n);
+        *left -= n as u64;
+        if *left > 0 || buf.len() < 2 {
+            return Ok(None);
         }
-        Ok(len as usize)
+        if &buf[..2] != b"\r\n" {
+            return Err(ProtocolError::BadDataTerminator);
+        }
+        buf.advance(2);
+        let body = self.body.take().expect("skipping");
+        Ok(Some(body.complete(bytes::Bytes::new())))
     }
 
     /// Completes the pending data block if all of it (and its `\r\n`) has arrived.
@@ -255,21 +294,50 @@ mod tests {
     }
 
     #[test]
-    fn hostile_length_is_refused_before_allocating() {
+    fn hostile_length_is_skipped_without_allocating() {
         let mut d = Decoder::new(Limits::default());
         let mut buf = BytesMut::from(&b"VALUE k 0 99999999999\r\n"[..]);
         let cap = buf.capacity();
-        assert!(matches!(
-            d.decode(&mut buf),
-            Err(ProtocolError::ValueTooLarge {
-                len: 99_999_999_999,
-                ..
-            })
-        ));
+        assert_eq!(d.decode(&mut buf), Ok(None));
         assert!(
             buf.capacity() <= cap,
             "no room was reserved for the announced length"
         );
+        // The block streams through and is thrown away as it comes.
+        for _ in 0..100 {
+            buf.extend_from_slice(&[b'x'; 4096]);
+            assert_eq!(d.decode(&mut buf), Ok(None));
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_oversized_block_is_skipped_and_the_stream_goes_on() {
+        let limits = Limits {
+            max_value: 4,
+            ..Limits::default()
+        };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(&b"VALUE k 0 6\r\nabc"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        buf.extend_from_slice(b"def\r");
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        buf.extend_from_slice(b"\nEND\r\nVA 9 Oq\r\n123456789\r\nEN\r\n");
+        let Some(Frame::Oversized(o)) = d.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.len, 6);
+        assert_eq!(o.header, OversizedHeader::Value { key: "k".into() });
+        assert_eq!(d.decode(&mut buf), Ok(Some(Frame::End)));
+        let Some(Frame::Oversized(o)) = d.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        assert!(
+            matches!(o.header, OversizedHeader::Meta(f) if f.opaque.as_deref() == Some(&b"q"[..]))
+        );
+        assert!(matches!(d.decode(&mut buf), Ok(Some(Frame::Meta(_)))));
+        let mut bad = BytesMut::from(&b"VALUE k 0 6\r\nabcdefXX"[..]);
+        assert_eq!(d.decode(&mut bad), Err(ProtocolError::BadDataTerminator));
     }
 
     #[test]

@@ -29,7 +29,37 @@ pub enum GetKind {
     Gats(Expiry),
 }
 
+/// The longest `get`/`gets` line this client sends. memcached 1.6.18 reads these
+/// commands in pieces and took a 983,759-byte line (3,999 keys of 245 bytes) in one
+/// go; proxies are stricter, and a shorter line lets the server start answering sooner.
+pub const MAX_GET_LINE: usize = 64 * 1024;
+
+/// The longest line of any other command this client sends, `\r\n` included. memcached
+/// 1.6.18 closes the connection when it has read more than 2,048 bytes of a line that is
+/// not a `get`/`gets` without finding its end (see protocol-notes.md, "Line limits"): a
+/// longer `gat` works only when the whole line arrives in one read, which nobody can
+/// promise over TCP.
+pub const MAX_LINE: usize = 2048;
+
 impl GetKind {
+    /// The longest line of this kind this client sends (see [`MAX_GET_LINE`],
+    /// [`MAX_LINE`]).
+    pub fn max_line(self) -> usize {
+        match self {
+            GetKind::Get | GetKind::Gets => MAX_GET_LINE,
+            GetKind::Gat(_) | GetKind::Gats(_) => MAX_LINE,
+        }
+    }
+
+    /// The length of this command's line before its keys: the verb, and for the touching
+    /// kinds the exptime, as [`get`] writes them (an upper bound for the exptime).
+    pub fn head_len(self) -> usize {
+        match self {
+            GetKind::Get | GetKind::Gets => self.verb().len(),
+            GetKind::Gat(_) | GetKind::Gats(_) => self.verb().len() + 12,
+        }
+    }
+
     /// The command word.
     pub fn verb(self) -> &'static str {
         match self {
@@ -403,6 +433,11 @@ mod tests {
         assert_eq!(
             enc(|b| flush_all(b, Some(Duration::from_secs(9)), true)).unwrap(),
             b"flush_all 9 noreply\r\n"
+        );
+        // A delay too large for the wire is refused; it must never become `flush_all 0`.
+        assert_eq!(
+            enc(|b| flush_all(b, Some(Duration::MAX), true)),
+            Err(InputError::ExpiryOutOfRange)
         );
         assert_eq!(
             enc(|b| stats(b, Some("settings"))).unwrap(),

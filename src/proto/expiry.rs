@@ -64,8 +64,9 @@ impl Expiry {
                 if d.is_zero() {
                     return Ok(-1);
                 }
-                // Round up: 0.5 s must not become 0, which means "never".
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                // Round up: 0.5 s must not become 0, which means "never". Checked:
+                // `Duration::MAX` plus one would wrap to 0, "never" again.
+                let secs = secs_up(d)?;
                 if secs <= u64::from(MAX_RELATIVE_EXPTIME) {
                     Ok(secs as i64)
                 } else {
@@ -95,6 +96,15 @@ impl Expiry {
             n => Ok(n as u32),
         }
     }
+}
+
+/// Whole seconds in `d`, rounded up; [`InputError::ExpiryOutOfRange`] when that does not
+/// fit a `u64` (`Duration::MAX` has `u64::MAX` seconds and a fraction). Every duration the
+/// client turns into seconds for the wire goes through here.
+pub fn secs_up(d: Duration) -> Result<u64, InputError> {
+    d.as_secs()
+        .checked_add(u64::from(d.subsec_nanos() > 0))
+        .ok_or(InputError::ExpiryOutOfRange)
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
@@ -161,5 +171,15 @@ mod tests {
             e(Expiry::At(at(i32::MAX as u64 + 1))),
             Err(InputError::ExpiryOutOfRange)
         );
+        // The largest durations: out of range, never a wrap to 0 ("never").
+        assert_eq!(
+            e(Expiry::After(Duration::MAX)),
+            Err(InputError::ExpiryOutOfRange)
+        );
+        assert_eq!(
+            e(Expiry::After(Duration::from_secs(u64::MAX))),
+            Err(InputError::ExpiryOutOfRange)
+        );
+        assert_eq!(secs_up(Duration::MAX), Err(InputError::ExpiryOutOfRange));
     }
 }

@@ -53,6 +53,11 @@ pub enum Frame {
     Meta(MetaReply),
     /// `MN`: the answer to `mn`, the fence at the end of a meta pipeline.
     MetaNoop,
+    /// A `VALUE` or `VA` reply whose data block was longer than
+    /// [`Limits::max_value`](super::Limits::max_value). The decoder skipped the block as
+    /// it arrived (counting it, keeping none of it): the request it answers fails, the
+    /// connection stays in step.
+    Oversized(Oversized),
     /// `ME <key> <k>=<v>*`: the answer to a meta debug `me` for an existing item.
     MetaDebug {
         /// The key as the server printed it.
@@ -73,6 +78,27 @@ pub struct Value {
     pub cas: Option<u64>,
     /// The data block.
     pub data: Bytes,
+}
+
+/// The header of a value reply whose data block was skipped, for being too large.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversized {
+    /// The announced length of the data block.
+    pub len: u64,
+    /// The header: a [`Frame::Value`] or [`Frame::Meta`] with an empty data block.
+    pub header: OversizedHeader,
+}
+
+/// What an oversized value reply said about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OversizedHeader {
+    /// `VALUE <key> <flags> <bytes> [<cas>]`.
+    Value {
+        /// The key, as the server sent it.
+        key: Bytes,
+    },
+    /// `VA <bytes> <flags>*`, with its returned flags.
+    Meta(ReturnedFlags),
 }
 
 /// A meta command's return code.

@@ -628,7 +628,7 @@ pub fn mg(
     }
     let vivify = f.vivify.map(Expiry::to_ttl).transpose()?;
     let touch = f.touch.map(Expiry::to_exptime).transpose()?;
-    let recache = f.recache.map(secs_up);
+    let recache = f.recache.map(recache_secs).transpose()?;
     buf.put_slice(b"mg ");
     put_key(buf, key, f.base64_key);
     for (set, c) in [
@@ -868,8 +868,13 @@ fn flag_opaque(buf: &mut BytesMut, o: Option<Opaque>) {
     }
 }
 
-fn secs_up(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+/// The `R` threshold in seconds, rounded up. The server reads it as a 32-bit number.
+fn recache_secs(d: Duration) -> Result<u64, InputError> {
+    let secs = super::expiry::secs_up(d)?;
+    if secs > u64::from(u32::MAX >> 1) {
+        return Err(InputError::ExpiryOutOfRange);
+    }
+    Ok(secs)
 }
 
 #[cfg(test)]
@@ -1013,6 +1018,28 @@ mod tests {
         assert!(enc(|b| mg(b, b"k", &MetaGet::new().vivify(Expiry::Expired), &OLD)).is_err());
         assert!(enc(|b| md(b, b"k", &MetaDelete::new().ttl(Expiry::secs(5)), &OLD)).is_err());
         assert!(enc(|b| ma(b, b"k", &MetaArith::new().initial(5), &OLD)).is_err());
+        // Durations too large for the wire are refused, never wrapped.
+        for bad in [
+            MetaGet::new().recache(Duration::MAX),
+            MetaGet::new().touch(Duration::MAX),
+            MetaGet::new().vivify(Duration::MAX),
+        ] {
+            assert_eq!(
+                enc(|b| mg(b, b"k", &bad, &OLD)),
+                Err(InputError::ExpiryOutOfRange)
+            );
+        }
+        assert_eq!(
+            enc(|b| ms(
+                b,
+                b"k",
+                b"v",
+                &MetaSet::new().ttl(Duration::MAX),
+                &Limits::default(),
+                &OLD
+            )),
+            Err(InputError::ExpiryOutOfRange)
+        );
         // Opaque tokens.
         assert!(Opaque::new(&[b'x'; 31]).is_ok());
         assert!(Opaque::new(&[b'x'; 32]).is_err());

@@ -11,6 +11,10 @@
 //! - [`parse`]: the reply-line grammar, in nom streaming combinators;
 //! - [`decoder`]: [`Decoder`], which frames a byte stream into [`Frame`]s;
 //! - [`reply`]: [`Assembler`], which groups frames into the reply to one request;
+//! - [`identity`]: what a reply must carry to be its request's (keys, opaque tokens),
+//!   recorded per request by [`identity::Stamp`] and checked by the assembler;
+//! - [`coalesce`]: which retrievals may share one command line, and how their reply
+//!   is split;
 //! - [`escape`]: printing wire bytes for people.
 //!
 //! ```
@@ -35,11 +39,13 @@
 //! ```
 
 pub mod base64;
+pub mod coalesce;
 pub mod decoder;
 pub mod encode;
 pub mod escape;
 pub mod expiry;
 pub mod frame;
+pub mod identity;
 pub mod key;
 pub mod meta;
 pub mod parse;
@@ -49,15 +55,17 @@ pub mod version;
 pub use decoder::Decoder;
 pub use escape::Escaped;
 pub use expiry::{Expiry, MAX_RELATIVE_EXPTIME};
-pub use frame::{Frame, MetaCode, MetaReply, ReturnedFlags, Value};
+pub use frame::{Frame, MetaCode, MetaReply, Oversized, OversizedHeader, ReturnedFlags, Value};
 pub use key::{MAX_KEY_LEN, check_key};
-pub use reply::{Assembler, BatchEntry, Expect, Reply, Status};
+pub use reply::{Assembler, BatchEntry, Expect, Failure, Reply, Status};
 pub use version::{Feature, Features, Version};
 
 /// Bounds on what the decoder accepts and the encoder sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest data block accepted in a reply or sent in a request.
+    /// The largest data block accepted in a reply or sent in a request. A reply's block
+    /// over it is skipped as it arrives (no memory is set aside for it) and fails the
+    /// request it answers with [`Error::ValueTooLarge`](crate::Error::ValueTooLarge).
     ///
     /// Default: memcached's default item size limit (1 MiB, `-I 1m`) plus 1 KiB of slack.
     /// Raise it for a server started with a larger `-I`.

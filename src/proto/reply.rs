@@ -13,7 +13,9 @@
 
 use bytes::Bytes;
 
-use super::frame::{Frame, MetaReply, Value};
+use super::escape::Escaped;
+use super::frame::{Frame, MetaReply, Oversized, OversizedHeader, Value};
+use super::identity;
 use crate::error::{ProtocolError, ServerError, ServerErrorKind};
 
 /// The shape of the reply a request expects.
@@ -98,14 +100,60 @@ pub enum BatchEntry {
     Error(ServerError),
 }
 
+/// Why a complete reply is not a success. The request it answers fails; the stream is
+/// still in step, so the connection carries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An error line (`ERROR`, `CLIENT_ERROR ...`, `SERVER_ERROR ...`).
+    Server(ServerError),
+    /// A value whose data block was over [`Limits::max_value`](super::Limits::max_value),
+    /// skipped as it streamed in (see [`Frame::Oversized`]).
+    Oversized {
+        /// The announced length.
+        len: u64,
+    },
+    /// The reply to a multi-key retrieval in which some values were oversized: their
+    /// keys and announced lengths, and the other hits, in the server's order (so that
+    /// requests sharing one line fail only where their own key was oversized; see
+    /// [`super::coalesce::split`]).
+    OversizedAmong {
+        /// The oversized values' keys and announced lengths.
+        oversized: Vec<(Bytes, u64)>,
+        /// The hits that were not oversized.
+        hits: Vec<Value>,
+    },
+}
+
+impl Failure {
+    /// The announced length of the (first) oversized value, if that is the failure.
+    pub fn oversized_len(&self) -> Option<u64> {
+        match self {
+            Failure::Oversized { len } => Some(*len),
+            Failure::OversizedAmong { oversized, .. } => oversized.first().map(|o| o.1),
+            Failure::Server(_) => None,
+        }
+    }
+}
+
 /// What one frame did to the reply being assembled.
-pub type Step = Option<Result<Reply, ServerError>>;
+pub type Step = Option<Result<Reply, Failure>>;
 
 /// Builds the reply to one request from its frames.
+///
+/// [`push`](Self::push) checks that each frame fits the reply's shape.
+/// [`push_checked`](Self::push_checked) also checks the frame's identity against the
+/// request's record (see [`super::identity`]): the keys of `VALUE`s, the opaque tokens
+/// and returned keys of meta replies. A connection always uses the latter.
 #[derive(Debug)]
 pub struct Assembler {
     expect: Expect,
     partial: Partial,
+    /// How far into the identity record the reply has got (keys and tokens come in
+    /// request order).
+    cursor: usize,
+    /// A failure seen before the reply's end (an oversized value in a multi-frame
+    /// reply): the reply is read to its end, then fails with it.
+    failed: Option<Failure>,
 }
 
 #[derive(Debug)]
@@ -115,7 +163,7 @@ enum Partial {
     Many {
         values: Vec<Value>,
         ends_left: u32,
-        error: Option<ServerError>,
+        oversized: Vec<(Bytes, u64)>,
     },
     Stats(Vec<(Bytes, Bytes)>),
     Batch(Vec<BatchEntry>),
@@ -129,13 +177,18 @@ impl Assembler {
             Expect::Values { commands } => Partial::Many {
                 values: Vec::new(),
                 ends_left: commands.max(1),
-                error: None,
+                oversized: Vec::new(),
             },
             Expect::Stats => Partial::Stats(Vec::new()),
             Expect::MetaBatch => Partial::Batch(Vec::new()),
             _ => Partial::Nothing,
         };
-        Assembler { expect, partial }
+        Assembler {
+            expect,
+            partial,
+            cursor: 0,
+            failed: None,
+        }
     }
 
     /// The shape being assembled.
@@ -143,27 +196,64 @@ impl Assembler {
         self.expect
     }
 
-    /// Adds a frame. `Ok(None)`: more frames are needed. `Ok(Some(outcome))`: the reply is
-    /// complete. `Err`: the frame cannot belong to this reply.
+    /// Adds a frame, checking only that it fits the reply's shape. `Ok(None)`: more
+    /// frames are needed. `Ok(Some(outcome))`: the reply is complete. `Err`: the frame
+    /// cannot belong to this reply.
     pub fn push(&mut self, frame: Frame) -> Result<Step, ProtocolError> {
+        self.push_inner(frame, None)
+    }
+
+    /// Adds a frame, checking its shape and its identity against `record`, the request's
+    /// identity record as written by [`Stamp`](super::identity::Stamp). A key or token
+    /// that is not the one expected is [`ProtocolError::Mismatch`].
+    pub fn push_checked(&mut self, frame: Frame, record: &[u8]) -> Result<Step, ProtocolError> {
+        self.push_inner(frame, Some(record))
+    }
+
+    fn push_inner(&mut self, frame: Frame, record: Option<&[u8]>) -> Result<Step, ProtocolError> {
+        if let Some(record) = record {
+            self.check(&frame, record)?;
+        }
         // In a meta pipeline an error line answers one command; everywhere else it is
         // the whole reply (for multi-command retrievals, the reply of one command).
         if let Frame::Error { kind, message } = &frame {
-            let err = server_error(*kind, message);
+            let err = Failure::Server(server_error(*kind, message));
             return Ok(match &mut self.partial {
                 Partial::Batch(entries) => {
-                    entries.push(BatchEntry::Error(err));
+                    let Failure::Server(e) = err else {
+                        unreachable!()
+                    };
+                    entries.push(BatchEntry::Error(e));
                     None
                 }
-                Partial::Many {
-                    ends_left, error, ..
-                } => {
-                    error.get_or_insert(err);
+                Partial::Many { ends_left, .. } => {
+                    self.failed.get_or_insert(err);
                     *ends_left -= 1;
-                    (*ends_left == 0).then(|| Err(error.take().expect("set above")))
+                    (*ends_left == 0).then(|| Err(self.failed.take().expect("set above")))
                 }
                 _ => Some(Err(err)),
             });
+        }
+        if let Frame::Oversized(o) = &frame {
+            let failure = Failure::Oversized { len: o.len };
+            let expect = self.expect;
+            let ok = match (&mut self.partial, &o.header) {
+                (Partial::Nothing, OversizedHeader::Meta(_)) if expect == Expect::Meta => {
+                    return Ok(Some(Err(failure)));
+                }
+                (Partial::One(None), OversizedHeader::Value { .. }) => true,
+                (Partial::Many { oversized, .. }, OversizedHeader::Value { key }) => {
+                    oversized.push((key.clone(), o.len));
+                    return Ok(None);
+                }
+                (Partial::Batch(_), OversizedHeader::Meta(_)) => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(self.unexpected(&frame));
+            }
+            self.failed.get_or_insert(failure);
+            return Ok(None);
         }
         let done = match (&mut self.partial, frame) {
             (Partial::Nothing, frame) => match (self.expect, frame) {
@@ -180,7 +270,7 @@ impl Assembler {
                 }
                 (_, frame) => return Err(self.unexpected(&frame)),
             },
-            (Partial::One(slot), Frame::Value(v)) if slot.is_none() => {
+            (Partial::One(slot), Frame::Value(v)) if slot.is_none() && self.failed.is_none() => {
                 *slot = Some(v);
                 return Ok(None);
             }
@@ -193,7 +283,7 @@ impl Assembler {
                 Partial::Many {
                     values,
                     ends_left,
-                    error,
+                    oversized,
                 },
                 Frame::End,
             ) => {
@@ -201,8 +291,11 @@ impl Assembler {
                 if *ends_left > 0 {
                     return Ok(None);
                 }
-                if let Some(e) = error.take() {
-                    return Ok(Some(Err(e)));
+                if self.failed.is_none() && !oversized.is_empty() {
+                    return Ok(Some(Err(Failure::OversizedAmong {
+                        oversized: std::mem::take(oversized),
+                        hits: std::mem::take(values),
+                    })));
                 }
                 Reply::Values(std::mem::take(values))
             }
@@ -218,7 +311,104 @@ impl Assembler {
             (Partial::Batch(entries), Frame::MetaNoop) => Reply::MetaBatch(std::mem::take(entries)),
             (_, frame) => return Err(self.unexpected(&frame)),
         };
-        Ok(Some(Ok(done)))
+        Ok(Some(match self.failed.take() {
+            Some(f) => Err(f),
+            None => Ok(done),
+        }))
+    }
+
+    /// Checks the identity a frame carries against the request's record.
+    fn check(&mut self, frame: &Frame, record: &[u8]) -> Result<(), ProtocolError> {
+        let value_key = match frame {
+            Frame::Value(v) => Some(&v.key),
+            Frame::Oversized(Oversized {
+                header: OversizedHeader::Value { key },
+                ..
+            }) => Some(key),
+            _ => None,
+        };
+        if let Some(key) = value_key {
+            if !matches!(self.partial, Partial::One(_) | Partial::Many { .. }) {
+                return Ok(()); // a shape error, reported by the caller
+            }
+            if !identity::seek_key(record, &mut self.cursor, key) {
+                return Err(mismatch(format!(
+                    "VALUE for key \"{}\", which this request did not ask for (at this point)",
+                    Escaped(key)
+                )));
+            }
+            return Ok(());
+        }
+        let flags = match frame {
+            Frame::Meta(m) => &m.flags,
+            Frame::Oversized(Oversized {
+                header: OversizedHeader::Meta(flags),
+                ..
+            }) => flags,
+            Frame::MetaDebug { key, .. } => {
+                if let Some(asked) = identity::keys(record).next()
+                    && asked != &key[..]
+                {
+                    return Err(mismatch(format!(
+                        "ME for key \"{}\", not the key asked",
+                        Escaped(key)
+                    )));
+                }
+                return Ok(());
+            }
+            Frame::End | Frame::Error { .. } => {
+                if matches!(self.partial, Partial::Many { .. }) {
+                    identity::end_command(record, &mut self.cursor);
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        match &self.partial {
+            Partial::Batch(_) => {
+                let Some(token) = flags.opaque.as_deref() else {
+                    return Err(mismatch(
+                        "a meta reply without an opaque token in a pipeline".into(),
+                    ));
+                };
+                if !identity::seek_opaque(record, &mut self.cursor, token) {
+                    return Err(mismatch(format!(
+                        "opaque token O{} matches no request of this pipeline still to answer",
+                        Escaped(token)
+                    )));
+                }
+            }
+            Partial::Nothing if self.expect == Expect::Meta => {
+                if let Some(asked) = identity::opaque_of(record)
+                    && flags.opaque.as_deref() != Some(asked)
+                {
+                    return Err(mismatch(format!(
+                        "opaque token {} in reply to a request that sent O{}",
+                        flags
+                            .opaque
+                            .as_deref()
+                            .map_or("missing".to_string(), |t| format!("O{}", Escaped(t))),
+                        Escaped(asked)
+                    )));
+                }
+                if let Some((asked, base64)) = identity::echo_of(record) {
+                    let ok = flags.key.as_deref().is_some_and(|got| {
+                        identity::echo_matches(asked, base64, got, flags.base64_key)
+                    });
+                    if !ok {
+                        return Err(mismatch(format!(
+                            "returned key {} is not the key asked",
+                            flags
+                                .key
+                                .as_deref()
+                                .map_or("missing".to_string(), |k| format!("\"{}\"", Escaped(k)))
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn unexpected(&self, frame: &Frame) -> ProtocolError {
@@ -228,6 +418,10 @@ impl Assembler {
             self.expect
         ))
     }
+}
+
+fn mismatch(what: String) -> ProtocolError {
+    ProtocolError::Mismatch(what)
 }
 
 fn status(frame: &Frame) -> Option<Status> {
@@ -270,6 +464,10 @@ pub fn frame_name(frame: &Frame) -> &'static str {
         Frame::Meta(m) => m.code.as_str(),
         Frame::MetaNoop => "MN",
         Frame::MetaDebug { .. } => "ME",
+        Frame::Oversized(o) => match o.header {
+            OversizedHeader::Value { .. } => "an oversized VALUE",
+            OversizedHeader::Meta(_) => "an oversized VA",
+        },
     }
 }
 
@@ -280,7 +478,7 @@ mod tests {
     use bytes::BytesMut;
 
     /// Decodes `wire` and assembles one reply of shape `expect` from it.
-    fn assemble(expect: Expect, wire: &[u8]) -> Result<Result<Reply, ServerError>, ProtocolError> {
+    fn assemble(expect: Expect, wire: &[u8]) -> Result<Result<Reply, Failure>, ProtocolError> {
         let mut d = Decoder::new(Limits::default());
         let mut buf = BytesMut::from(wire);
         let mut a = Assembler::new(expect);
@@ -335,6 +533,7 @@ mod tests {
         )
         .unwrap()
         .unwrap_err();
+        let Failure::Server(e) = e else { panic!() };
         assert_eq!(e.kind, ServerErrorKind::Server);
         assert_eq!(e.message, "object too large for cache");
         // A multi-command retrieval waits for every command's terminator.
@@ -344,10 +543,10 @@ mod tests {
         );
         assert!(matches!(
             e,
-            Ok(Err(ServerError {
+            Ok(Err(Failure::Server(ServerError {
                 kind: ServerErrorKind::Client,
                 ..
-            }))
+            })))
         ));
     }
 

@@ -120,6 +120,7 @@ fn render(f: &Frame, out: &mut Vec<u8>) {
             line(out, &v.data);
         }
         Frame::End => line(out, b"END"),
+        Frame::Oversized(_) => unreachable!("not generated: the decoder makes these"),
         Frame::Stored => line(out, b"STORED"),
         Frame::NotStored => line(out, b"NOT_STORED"),
         Frame::Exists => line(out, b"EXISTS"),

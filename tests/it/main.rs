@@ -4,12 +4,14 @@
 #[path = "../support/server.rs"]
 mod server;
 
+mod bounds;
 mod cache;
 mod cancel;
 mod classic;
 mod decoder_splits;
 mod faults;
 mod harness;
+mod identity;
 mod limits;
 mod meta;
 mod pipelining;

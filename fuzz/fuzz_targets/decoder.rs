@@ -1,0 +1,7 @@
+//! Fuzz target `decoder`: see `fuzz/bodies.rs` for what it checks.
+#![no_main]
+
+#[path = "../bodies.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::decoder(data));
