@@ -5,6 +5,7 @@
 mod server;
 
 mod cache;
+mod cache_followers;
 mod cancel;
 mod classic;
 mod decoder_splits;
