@@ -671,13 +671,17 @@ impl Coordinator {
         }
     }
 
+    /// Reader `i` starts: it reads the current version, and finds the key as it is
+    /// under it.
+    fn start_at_current_version(&mut self, i: usize) -> Item {
+        self.reader_at[i] = self.version;
+        self.items[self.version]
+    }
+
     /// Waits for `step` to be done and applies it to the model.
     async fn complete(&mut self, step: Step) -> Result<(), String> {
         match step {
-            Step::Start(i) => match {
-                self.reader_at[i] = self.version;
-                self.items[self.version]
-            } {
+            Step::Start(i) => match self.start_at_current_version(i) {
                 Item::Lease(holder) => {
                     self.seen_lease(i).await?;
                     self.readers[i] = ReaderState::Waiting;
