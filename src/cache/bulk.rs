@@ -55,9 +55,15 @@ use crate::proto::meta::{MetaGet, MetaSet};
 
 impl<C: Codec> Cache<C> {
     /// [`get_or_load`](Cache::get_or_load) for many keys. `loader` is called at most
-    /// once, with the keys that need loading (in the order given), and must return one
-    /// entry per key it was given: `Some(row)`, or `None` for a row that does not exist.
-    /// The result has one entry per key asked.
+    /// once, with the keys that need loading (in the order given: the misses, and the
+    /// hot keys due for early refresh), and must return one entry per key it was given:
+    /// `Some(row)`, or `None` for a row that does not exist. The result has one entry
+    /// per key asked.
+    ///
+    /// Every option of the cache applies as it does to `get_or_load`, key by key:
+    /// serve-stale, early refresh, stale-if-error (if the loader fails, the keys that
+    /// had a stale or early-refreshed value get it; the call fails if any key has
+    /// neither), the wait bound and its policy, and the same counters.
     pub async fn get_or_load_many<K, F, Fut, E>(
         &self,
         keys: &[K],

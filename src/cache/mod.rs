@@ -26,8 +26,13 @@
 //! Against a server without meta commands (an older memcached, a proxy), the lease is
 //! an `add` of an empty placeholder and the fill a `cas` against its `gets` unique: the
 //! same protection against stale sets, but a lease costs two more round trips (shared
-//! by all the misses of a bulk read), there is
-//! no serve-stale (no `md ... I`), and early refresh is probabilistic (XFetch).
+//! by all the misses of a bulk read), there is no serve-stale (no `md ... I`), and an
+//! early refresh is taken by re-storing the value marked refreshing (`classic.rs`).
+//!
+//! Within a process, callers of a key that another caller is fetching wait for it
+//! (`flight.rs`), except that a caller who reloads a value it may serve (stale within
+//! the bound, or valid and refreshed early) hands that value to them at once: only the
+//! reloading caller waits for the load.
 //!
 //! ```no_run
 //! # async fn f(client: mcaside::Client) -> Result<(), mcaside::cache::CacheError> {
@@ -309,12 +314,17 @@ impl<C: Codec> CacheBuilder<C> {
     }
 
     /// Early refresh: when a hot item's remaining TTL drops below `threshold`, one
-    /// reader reloads it before it expires, so readers see no miss at expiry. On meta
-    /// servers this is memcached's recache flag (`R`); on classic-only servers,
-    /// probabilistic early recompute (XFetch) with `beta` 1.
+    /// reader reloads it before it expires, so readers see no miss at expiry; the
+    /// others (in its process too) are served the value meanwhile. On meta servers this
+    /// is memcached's recache flag (`R`); on classic-only servers, a refresh lease
+    /// taken by re-storing the value marked refreshing with `cas`.
     ///
-    /// memcached counts TTLs in whole seconds and hands out the win when the remaining
-    /// TTL is *strictly* below the threshold, so a threshold under 2 s may never fire.
+    /// memcached counts TTLs in whole seconds. On a meta server it hands out the win
+    /// when the remaining TTL is *strictly* below the threshold, so a threshold under
+    /// 2 s may never fire. On a classic server the client only knows the expiry it
+    /// reckons, and the item may expire up to a second before that, so a value is due
+    /// once less than `threshold` + 1 s is left by the client's reckoning: keep the TTL
+    /// well above that, or every read refreshes.
     pub fn early_refresh(mut self, threshold: Duration) -> Self {
         self.config.early_refresh = Some(threshold);
         self
