@@ -153,8 +153,16 @@ impl<C: Codec> Inner<C> {
     pub(crate) async fn invalidate_wire(&self, wire: &str) -> Result<(), CacheError> {
         Counters::add(&self.counters.invalidations, 1);
         // Callers of this process that come after the invalidation must not join a
-        // fetch that began before it.
+        // fetch that began before it (and may have read the value it invalidated): the
+        // fetches in progress are forgotten before it is sent (in case this call is
+        // cancelled) and those begun while it was on its way, once it is done.
         self.flights.forget(wire);
+        let sent = self.send_invalidation(wire).await;
+        self.flights.forget(wire);
+        sent
+    }
+
+    async fn send_invalidation(&self, wire: &str) -> Result<(), CacheError> {
         match (self.meta, self.config.serve_stale) {
             (true, Some(max_staleness)) => {
                 // Mark stale and bump the cas: a fill racing with this is refused, and
