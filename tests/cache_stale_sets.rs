@@ -7,24 +7,30 @@
 //! taken before the database read and a fill conditional on that lease's cas. Whether
 //! that holds is a question about orders of events, so this harness enumerates orders.
 //!
-//! **A schedule** is one key and one row `rows(id, version)`, 1 to 3 concurrent readers,
-//! 1 or 2 writers, sometimes a final reader after everything else, and the row either
-//! present (version 1) or not yet created. Each actor's steps are gated by a oneshot
-//! the coordinator fires:
+//! **A schedule** is one key and one row `rows(id, version)` in a namespace of its own,
+//! 1 to 3 concurrent readers, 1 or 2 writers, none, one or two namespace invalidations,
+//! sometimes a final reader after everything else, and the row either present
+//! (version 1) or not yet created. Each actor's steps are gated by a oneshot the
+//! coordinator fires:
 //!
-//! - a reader: `start` (calls `get_or_load`, which takes the lease or hits), `read`
-//!   (its loader reads the row from SQLite), `fill` (the loader returns; the fill is
-//!   done when `get_or_load` returns);
-//! - a writer: `commit` (the row's version + 1, or the row created at version 1, in a
-//!   committed transaction) and `invalidate`, in that order through `Cache::write`, or
-//!   the reverse in one control.
+//! - a reader: `start` (calls `get_or_load`, which reads the namespace version, then
+//!   takes the lease or hits under it), `read` (its loader reads the row from SQLite),
+//!   `fill` (the loader returns; the fill is done when `get_or_load` returns);
+//! - a writer, through `Cache::write`: `begin` (`write` reads the namespace version and
+//!   calls the write), `commit` (the row's version + 1, or the row created at version
+//!   1, in a committed transaction) and `invalidate` (the write returns; `write`
+//!   invalidates); or, in one control, `invalidate` then `commit`;
+//! - a namespace invalidation: one step, `invalidate_namespace`, which moves every key
+//!   of the namespace to a new version, and so can fall between a writer's `begin` and
+//!   its `invalidate`, or between a reader's `start` and its `fill`.
 //!
 //! The steps are drawn as a uniformly random interleaving from a seeded splitmix64 and
 //! run one at a time: the coordinator fires a step, waits until the actor reports it
 //! done, then fires the next. Memcached decides one thing the schedule cannot: a reader
 //! that starts while another holds the lease waits (polling) and takes the lease, or
-//! hits, only once the key changes. The coordinator keeps a model of the key (missing,
-//! a lease held by reader *i*, or a value) to know when that is: it lets such a reader
+//! hits, only once the key changes. The coordinator keeps a model of the key under each
+//! namespace version (missing, a lease held by reader *i*, or a value), and of which
+//! version each reader and writer read, to know when that is: it lets such a reader
 //! find the lease taken before going on, waits for it after each step that frees the
 //! key, and defers the reader's own steps until it has the lease (or drops them if it
 //! hit). The model also predicts every fill (stored or refused) and the final contents
@@ -41,9 +47,12 @@
 //!
 //! **The controls** matter as much as the zero: a harness that never produces a stale
 //! state proves nothing unless it demonstrably produces them when the protection is
-//! taken away. So the same schedules run (a) with fills by plain set instead of the
-//! lease's cas, and (b) with the writer invalidating *before* its commit; both must
-//! leave stale values behind, and the test says how often.
+//! taken away. So schedules drawn the same way run with three mutants: (a) fills by plain
+//! set instead of the lease's cas, (b) the writer invalidating *before* its commit, and
+//! (c) `write` invalidating only under the namespace version it read before the write
+//! (the bug of issue 11: a namespace invalidation during the write let a reader cache
+//! the old row under the new version). Each must leave stale values behind, and the
+//! test says how often.
 //!
 //! Reproduce with `MCASIDE_STALE_SEED=<seed>` (printed by every run); add
 //! `MCASIDE_STALE_SCHEDULE=<index>` to run that one schedule and print its trace. The
@@ -133,8 +142,12 @@ enum Step {
     Start(usize),
     Read(usize),
     Fill(usize),
+    /// `Cache::write` called: it reads the namespace version, then runs the write.
+    Begin(usize),
     Commit(usize),
     Invalidate(usize),
+    /// A namespace invalidation (`invalidate_namespace`) by actor `n`.
+    Bump(usize),
 }
 
 impl std::fmt::Display for Step {
@@ -143,8 +156,10 @@ impl std::fmt::Display for Step {
             Step::Start(i) => write!(f, "R{i}.start"),
             Step::Read(i) => write!(f, "R{i}.read"),
             Step::Fill(i) => write!(f, "R{i}.fill"),
+            Step::Begin(j) => write!(f, "W{j}.begin"),
             Step::Commit(j) => write!(f, "W{j}.commit"),
             Step::Invalidate(j) => write!(f, "W{j}.invalidate"),
+            Step::Bump(n) => write!(f, "N{n}.invalidate_namespace"),
         }
     }
 }
@@ -159,10 +174,12 @@ enum WriteOrder {
 }
 
 impl WriteOrder {
-    fn steps(self, j: usize) -> [Step; 2] {
+    fn steps(self, j: usize) -> Vec<Step> {
         match self {
-            WriteOrder::CommitThenInvalidate => [Step::Commit(j), Step::Invalidate(j)],
-            WriteOrder::InvalidateThenCommit => [Step::Invalidate(j), Step::Commit(j)],
+            WriteOrder::CommitThenInvalidate => {
+                vec![Step::Begin(j), Step::Commit(j), Step::Invalidate(j)]
+            }
+            WriteOrder::InvalidateThenCommit => vec![Step::Invalidate(j), Step::Commit(j)],
         }
     }
 }
@@ -172,6 +189,8 @@ struct Schedule {
     /// Readers, the final one included.
     readers: usize,
     writers: usize,
+    /// Namespace invalidations.
+    bumps: usize,
     final_reader: bool,
     steps: Vec<Step>,
 }
@@ -180,7 +199,8 @@ impl Schedule {
     fn describe(&self) -> String {
         let plan: Vec<String> = self.steps.iter().map(Step::to_string).collect();
         format!(
-            "row initially {}, {} reader(s){}, {} writer(s); plan: {}",
+            "row initially {}, {} reader(s){}, {} writer(s), {} namespace invalidation(s); \
+             plan: {}",
             show(self.initial),
             self.readers,
             if self.final_reader {
@@ -189,6 +209,7 @@ impl Schedule {
                 ""
             },
             self.writers,
+            self.bumps,
             plan.join(" ")
         )
     }
@@ -198,19 +219,22 @@ fn reader_steps(i: usize) -> [Step; 3] {
     [Step::Start(i), Step::Read(i), Step::Fill(i)]
 }
 
-/// The `index`-th schedule drawn from `seed`. Its shape depends only on the seed and
-/// the index, not on the write order, so each control runs the same interleavings as
-/// the correct configuration (with each writer's two steps swapped).
-fn schedule(seed: u64, index: u64, order: WriteOrder) -> Schedule {
+/// The `index`-th schedule drawn from `seed`. Its actors depend only on the seed and
+/// the index, not on the write order, so each control runs schedules of the same
+/// actors as the correct configuration (with each writer's steps in its order).
+fn schedule(seed: u64, index: u64, order: WriteOrder, namespaces: bool) -> Schedule {
     let mut rng = SplitMix64(seed ^ SplitMix64(index).next_u64());
     let concurrent = 1 + rng.below(3) as usize;
     let writers = 1 + rng.below(2) as usize;
     let initial = if rng.below(4) == 0 { None } else { Some(1) };
     let final_reader = rng.below(2) == 0;
+    // None, one or two namespace invalidations.
+    let bumps = if namespaces { rng.below(3) as usize } else { 0 };
 
     let actors: Vec<Vec<Step>> = (0..concurrent)
         .map(|i| reader_steps(i).to_vec())
-        .chain((0..writers).map(|j| order.steps(j).to_vec()))
+        .chain((0..writers).map(|j| order.steps(j)))
+        .chain((0..bumps).map(|n| vec![Step::Bump(n)]))
         .collect();
     let total: usize = actors.iter().map(Vec::len).sum();
     let mut next = vec![0; actors.len()];
@@ -236,6 +260,7 @@ fn schedule(seed: u64, index: u64, order: WriteOrder) -> Schedule {
         initial,
         readers: concurrent + usize::from(final_reader),
         writers,
+        bumps,
         final_reader,
         steps,
     }
@@ -326,17 +351,23 @@ enum Event {
     Read(usize, Row),
     /// Reader `i`'s `get_or_load` returned (after its fill, if it loaded).
     Returned(usize, Result<Option<String>, String>),
+    /// Writer `j`'s `write` has read the namespace version and runs the write.
+    Began(usize),
     /// Writer `j` committed; the row is now this.
     Committed(usize, Row),
     /// Writer `j`'s invalidation returned.
     Invalidated(usize, Result<(), String>),
+    /// Namespace invalidation `n` returned.
+    Bumped(usize, Result<(), String>),
 }
 
 impl Event {
     fn reader(&self) -> Option<usize> {
         match *self {
             Event::Leased(i) | Event::Read(i, _) | Event::Returned(i, _) => Some(i),
-            Event::Committed(..) | Event::Invalidated(..) => None,
+            Event::Began(_) | Event::Committed(..) | Event::Invalidated(..) | Event::Bumped(..) => {
+                None
+            }
         }
     }
 }
@@ -379,38 +410,44 @@ async fn reader(
     let _ = events.send(Event::Returned(i, result.map_err(|e| e.to_string())));
 }
 
+/// Writer `j`: through `Cache::write` (`gates`: begin, commit, invalidate), or, in
+/// control (b), `invalidate` and then the commit (`gates`: invalidate, commit).
 async fn writer(
     run: Arc<Run>,
+    cache: Cache<StringCodec>,
     j: usize,
     key: String,
     id: i64,
-    first: Gate,
-    second: Gate,
+    gates: Vec<Gate>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    if first.await.is_err() {
+    let mut gates = gates.into_iter();
+    if gates.next().expect("a first gate").await.is_err() {
         return;
     }
     match run.order {
         WriteOrder::CommitThenInvalidate => {
             // Through the API that exists to get this order right; holding the write
-            // closure open lets the schedule put steps between commit and invalidation.
+            // closure open lets the schedule put steps between the version lookup,
+            // the commit and the invalidation.
+            let (commit, invalidate) = (gates.next().unwrap(), gates.next().unwrap());
             let commit_events = events.clone();
             let db_run = run.clone();
-            let result = run
-                .writer
+            let result = cache
                 .write(&key, move || async move {
+                    let _ = commit_events.send(Event::Began(j));
+                    commit.await.map_err(|_| abandoned())?;
                     let row = db_run.db.bump(id);
                     let _ = commit_events.send(Event::Committed(j, row));
-                    second.await.map_err(|_| abandoned())
+                    invalidate.await.map_err(|_| abandoned())
                 })
                 .await;
             let _ = events.send(Event::Invalidated(j, result.map_err(|e| e.to_string())));
         }
         WriteOrder::InvalidateThenCommit => {
-            let result = run.writer.invalidate(&key).await;
+            let result = cache.invalidate(&key).await;
             let _ = events.send(Event::Invalidated(j, result.map_err(|e| e.to_string())));
-            if second.await.is_err() {
+            if gates.next().unwrap().await.is_err() {
                 return;
             }
             let row = run.db.bump(id);
@@ -419,10 +456,25 @@ async fn writer(
     }
 }
 
+/// Namespace invalidation `n`.
+async fn bumper(
+    cache: Cache<StringCodec>,
+    n: usize,
+    gate: Gate,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    if gate.await.is_err() {
+        return;
+    }
+    let result = cache.invalidate_namespace().await;
+    let _ = events.send(Event::Bumped(n, result.map_err(|e| e.to_string())));
+}
+
 // ---------------------------------------------------------------------------------
 // The coordinator of one schedule, and its model of the key.
 
-/// What memcached holds under the key, as the coordinator expects it.
+/// What memcached holds under the key (under one namespace version), as the
+/// coordinator expects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Item {
     Missing,
@@ -464,7 +516,13 @@ enum Note {
     /// Reader `i`'s fill of this row was refused; the key held this.
     Refused(usize, Row, Item),
     Committed(usize, Row),
-    Deleted(usize),
+    /// Writer `j`'s `write` read namespace version `v`.
+    Began(usize, usize),
+    /// Writer `j` invalidated the key under these versions (the second, if any, read
+    /// after the commit).
+    Deleted(usize, usize, Option<usize>),
+    /// A namespace invalidation moved the namespace to version `v`.
+    Bumped(usize, usize),
     /// A waiting reader took the lease (the key was missing when it polled).
     WaiterLeases(usize),
     WaiterHit(usize, Row),
@@ -475,7 +533,7 @@ impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             Note::Waits(i, holder) => write!(f, "R{i}.start: waits, R{holder} holds the lease"),
-            Note::Leases(i) => write!(f, "R{i}.start: miss, takes the lease"),
+            Note::Leases(i) => write!(f, "R{i}.start: miss, takes the lease (at its version)"),
             Note::Hit(i, row) => write!(f, "R{i}.start: hit {}", show(row)),
             Note::Reads(i, row) => write!(f, "R{i}.read: reads {}", show(row)),
             Note::Stores(i, row) => write!(f, "R{i}.fill: stores {}", show(row)),
@@ -483,7 +541,12 @@ impl std::fmt::Display for Note {
                 write!(f, "R{i}.fill: {} refused (the key: {item})", show(row))
             }
             Note::Committed(j, row) => write!(f, "W{j}.commit: the row is now {}", show(row)),
-            Note::Deleted(j) => write!(f, "W{j}.invalidate: the key is deleted"),
+            Note::Began(j, v) => write!(f, "W{j}.begin: reads version v{v}"),
+            Note::Deleted(j, v, None) => write!(f, "W{j}.invalidate: deletes the key at v{v}"),
+            Note::Deleted(j, v, Some(w)) => {
+                write!(f, "W{j}.invalidate: deletes the key at v{v} and v{w}")
+            }
+            Note::Bumped(n, v) => write!(f, "N{n}: the namespace moves to v{v}"),
             Note::WaiterLeases(i) => write!(f, "R{i} (was waiting): takes the lease"),
             Note::WaiterHit(i, row) => write!(f, "R{i} (was waiting): hit {}", show(row)),
             Note::End(row) => write!(f, "end: the row is {}", show(row)),
@@ -497,9 +560,17 @@ struct Coordinator {
     events: mpsc::UnboundedReceiver<Event>,
     /// Events that arrived while the coordinator waited for another one.
     early: VecDeque<Event>,
-    item: Item,
+    /// The key under each namespace version (0 is the first), and the current one.
+    items: Vec<Item>,
+    version: usize,
     readers: Vec<ReaderState>,
+    /// The version each reader read (when it started).
+    reader_at: Vec<usize>,
+    /// The version each writer's `write` read before the write (none for `invalidate`).
+    writer_at: Vec<Option<usize>>,
     cas_fills: bool,
+    /// `write` invalidates only under the version it read before the write (mutant c).
+    early_version_only: bool,
     trace: Vec<Note>,
     refused: u64,
     waited: u64,
@@ -577,11 +648,11 @@ impl Coordinator {
                 Step::Start(i) => self.readers[i] == ReaderState::NotStarted,
                 Step::Read(i) => self.readers[i] == ReaderState::Leased,
                 Step::Fill(i) => matches!(self.readers[i], ReaderState::HasRead(_)),
-                Step::Commit(_) | Step::Invalidate(_) => true,
+                Step::Begin(_) | Step::Commit(_) | Step::Invalidate(_) | Step::Bump(_) => true,
             }) else {
                 return Err(format!(
                     "no step can run: pending {pending:?}, readers {:?}, key {:?}",
-                    self.readers, self.item
+                    self.readers, self.items
                 ));
             };
             let step = pending.remove(pos);
@@ -600,10 +671,17 @@ impl Coordinator {
         }
     }
 
+    /// Reader `i` starts: it reads the current version, and finds the key as it is
+    /// under it.
+    fn start_at_current_version(&mut self, i: usize) -> Item {
+        self.reader_at[i] = self.version;
+        self.items[self.version]
+    }
+
     /// Waits for `step` to be done and applies it to the model.
     async fn complete(&mut self, step: Step) -> Result<(), String> {
         match step {
-            Step::Start(i) => match self.item {
+            Step::Start(i) => match self.start_at_current_version(i) {
                 Item::Lease(holder) => {
                     self.seen_lease(i).await?;
                     self.readers[i] = ReaderState::Waiting;
@@ -612,7 +690,7 @@ impl Coordinator {
                 }
                 Item::Missing => match self.next_from_reader(i).await? {
                     Event::Leased(_) => {
-                        self.item = Item::Lease(i);
+                        self.items[self.version] = Item::Lease(i);
                         self.readers[i] = ReaderState::Leased;
                         self.trace.push(Note::Leases(i));
                     }
@@ -652,13 +730,14 @@ impl Coordinator {
                 }
                 self.readers[i] = ReaderState::Done(row);
                 // A cas fill is stored only over the reader's own lease; a plain set
-                // always is.
-                if !self.cas_fills || self.item == Item::Lease(i) {
-                    self.item = Item::Value(row);
+                // always is. Either way under the version the reader started with.
+                let item = &mut self.items[self.reader_at[i]];
+                if !self.cas_fills || *item == Item::Lease(i) {
+                    *item = Item::Value(row);
                     self.trace.push(Note::Stores(i, row));
                 } else {
                     self.refused += 1;
-                    self.trace.push(Note::Refused(i, row, self.item));
+                    self.trace.push(Note::Refused(i, row, *item));
                 }
             }
             Step::Commit(j) => match self
@@ -673,8 +752,40 @@ impl Coordinator {
                 .await?
             {
                 Event::Invalidated(_, Ok(())) => {
-                    self.item = Item::Missing;
-                    self.trace.push(Note::Deleted(j));
+                    // `write`: under the version it read first and, as built, under the
+                    // one current now; `invalidate`: under the one current now.
+                    let (first, second) = match self.writer_at[j] {
+                        Some(early) if self.early_version_only || early == self.version => {
+                            (early, None)
+                        }
+                        Some(early) => (early, Some(self.version)),
+                        None => (self.version, None),
+                    };
+                    for v in [Some(first), second].into_iter().flatten() {
+                        self.items[v] = Item::Missing;
+                    }
+                    self.trace.push(Note::Deleted(j, first, second));
+                }
+                e => return Err(format!("{step}: {e:?}")),
+            },
+            Step::Begin(j) => match self
+                .wait_for(|e| matches!(e, Event::Began(k) if *k == j))
+                .await?
+            {
+                Event::Began(_) => {
+                    self.writer_at[j] = Some(self.version);
+                    self.trace.push(Note::Began(j, self.version));
+                }
+                _ => unreachable!(),
+            },
+            Step::Bump(n) => match self
+                .wait_for(|e| matches!(e, Event::Bumped(k, _) if *k == n))
+                .await?
+            {
+                Event::Bumped(_, Ok(())) => {
+                    self.version += 1;
+                    self.items.push(Item::Missing);
+                    self.trace.push(Note::Bumped(n, self.version));
                 }
                 e => return Err(format!("{step}: {e:?}")),
             },
@@ -691,8 +802,11 @@ impl Coordinator {
             while let Some(e) = self.early.pop_front() {
                 self.unblock(e)?;
             }
-            let waiting = self.readers.contains(&ReaderState::Waiting);
-            if !waiting || matches!(self.item, Item::Lease(_)) {
+            // Done when every waiting reader still finds a lease under its version.
+            let blocked = (0..self.readers.len())
+                .filter(|&i| self.readers[i] == ReaderState::Waiting)
+                .all(|i| matches!(self.items[self.reader_at[i]], Item::Lease(_)));
+            if blocked {
                 return Ok(());
             }
             let e = self.next_event().await?;
@@ -707,12 +821,13 @@ impl Coordinator {
         else {
             return Err(format!(
                 "unexpected {e:?}; readers {:?}, key {:?}",
-                self.readers, self.item
+                self.readers, self.items
             ));
         };
-        match (e, self.item) {
+        let v = self.reader_at[i];
+        match (e, self.items[v]) {
             (Event::Leased(_), Item::Missing) => {
-                self.item = Item::Lease(i);
+                self.items[v] = Item::Lease(i);
                 self.readers[i] = ReaderState::Leased;
                 self.trace.push(Note::WaiterLeases(i));
             }
@@ -732,13 +847,12 @@ impl Coordinator {
 /// Everything a run's schedules share.
 struct Run {
     client: Client,
-    writer: Cache<StringCodec>,
-    /// Reads the final state back through the layer, as the next reader would get it.
-    /// Nothing may be leased then, so it waits only briefly before saying so.
-    checker: Cache<StringCodec>,
     db: Arc<Db>,
     order: WriteOrder,
     cas_fills: bool,
+    early_version_only: bool,
+    /// Schedules with namespace invalidations (and so a namespace per schedule).
+    namespaces: bool,
     seed: u64,
 }
 
@@ -771,17 +885,42 @@ struct Outcome {
 }
 
 async fn run_schedule(run: Arc<Run>, index: u64) -> Outcome {
-    let schedule = schedule(run.seed, index, run.order);
+    let schedule = schedule(run.seed, index, run.order, run.namespaces);
     let id = index as i64;
     let key = format!("k{index}");
     run.db.create(id, schedule.initial);
+    // A namespace per schedule: its invalidations are this schedule's alone. Its
+    // version is created here, in one `add`, rather than by the first lookup (a miss,
+    // an `add` and a second read): the same for the schedule, two round trips fewer.
+    let namespace = format!("s{index}");
+    if let Err(e) = run
+        .client
+        .add(format!("{namespace}#v"), "1", mcaside::Expiry::Never)
+        .await
+    {
+        panic!("creating the namespace's version: {e}");
+    }
 
     // A cache per reader, as if each were its own process: readers meet at the memcached
     // lease, not in one cache's in-process coalescing; and each cache's counters are
-    // this reader's alone.
+    // this reader's alone. The writers (and the namespace invalidations) share one, as
+    // one process would.
     let caches: Vec<_> = (0..schedule.readers)
-        .map(|_| cache(&run.client, run.cas_fills))
+        .map(|_| cache(&run.client, &namespace, run.cas_fills))
         .collect();
+    let mut writer_cache = cache(&run.client, &namespace, run.cas_fills);
+    if run.early_version_only {
+        writer_cache = Cache::builder(run.client.clone(), &namespace, StringCodec)
+            .invalidate_early_version_only_for_tests()
+            .build()
+            .expect("a valid namespace");
+    }
+    // Reads the final state back through the layer, as the next reader would get it.
+    // Nothing may be leased then, so it waits only briefly before saying so.
+    let checker = Cache::builder(run.client.clone(), &namespace, StringCodec)
+        .max_wait(Duration::from_secs(1), OnWaitTimeout::Fail)
+        .build()
+        .expect("a valid namespace");
     let (tx, rx) = mpsc::unbounded_channel();
     let mut gates = HashMap::new();
     let mut gate = |step| {
@@ -806,14 +945,22 @@ async fn run_schedule(run: Arc<Run>, index: u64) -> Outcome {
         ));
     }
     for j in 0..schedule.writers {
-        let [first, second] = run.order.steps(j).map(&mut gate);
+        let gates = run.order.steps(j).into_iter().map(&mut gate).collect();
         actors.spawn(writer(
             run.clone(),
+            writer_cache.clone(),
             j,
             key.clone(),
             id,
-            first,
-            second,
+            gates,
+            tx.clone(),
+        ));
+    }
+    for n in 0..schedule.bumps {
+        actors.spawn(bumper(
+            writer_cache.clone(),
+            n,
+            gate(Step::Bump(n)),
             tx.clone(),
         ));
     }
@@ -823,9 +970,13 @@ async fn run_schedule(run: Arc<Run>, index: u64) -> Outcome {
         caches,
         events: rx,
         early: VecDeque::new(),
-        item: Item::Missing,
+        items: vec![Item::Missing],
+        version: 0,
         readers: vec![ReaderState::NotStarted; schedule.readers],
+        reader_at: vec![0; schedule.readers],
+        writer_at: vec![None; schedule.writers],
         cas_fills: run.cas_fills,
+        early_version_only: run.early_version_only,
         trace: Vec::with_capacity(schedule.steps.len() + 2),
         refused: 0,
         waited: 0,
@@ -833,13 +984,13 @@ async fn run_schedule(run: Arc<Run>, index: u64) -> Outcome {
     let mut stale_final_read = false;
     let driven = tokio::time::timeout(SCHEDULE_TIMEOUT, async {
         c.drive(&schedule.steps, &mut gates).await?;
-        check_final_state(&run, &key, id, c.item).await
+        check_final_state(&run, &checker, &key, id, c.items[c.version]).await
     })
     .await
     .unwrap_or_else(|_| {
         Err(format!(
             "hang: not done after {SCHEDULE_TIMEOUT:?}; readers {:?}, key {:?}",
-            c.readers, c.item
+            c.readers, c.items
         ))
     });
     let (state, anomaly) = match driven {
@@ -881,6 +1032,7 @@ struct FinalCheck {
 /// that a fill stored or refused against expectations is reported too.
 async fn check_final_state(
     run: &Run,
+    checker: &Cache<StringCodec>,
     key: &str,
     id: i64,
     expected: Item,
@@ -889,8 +1041,7 @@ async fn check_final_state(
     // Read back as the next reader would be served. The loader runs only if nothing is
     // cached (the checker took the lease), and fails so that nothing gets stored.
     let missing = AtomicBool::new(false);
-    let read = run
-        .checker
+    let read = checker
         .get_or_load(key, || async {
             missing.store(true, Ordering::Relaxed);
             Err::<Option<String>, _>(std::io::Error::other("nothing cached"))
@@ -947,6 +1098,11 @@ struct Config {
     /// Fills conditional on the lease's cas, as built; `false` for control (a).
     cas_fills: bool,
     order: WriteOrder,
+    /// `write` invalidates only under the version read before the write; `true` for
+    /// mutant (c).
+    early_version_only: bool,
+    /// Namespace invalidations among the steps.
+    namespaces: bool,
     schedules: u64,
     /// Threads, each with its own runtime and client. Two for the big run; one for the
     /// small ones, which libtest runs beside it: more busy threads than cores make every
@@ -1017,8 +1173,8 @@ impl Summary {
     }
 }
 
-fn cache(client: &Client, cas_fills: bool) -> Cache<StringCodec> {
-    let builder = Cache::builder(client.clone(), "stale", StringCodec)
+fn cache(client: &Client, namespace: &str, cas_fills: bool) -> Cache<StringCodec> {
+    let builder = Cache::builder(client.clone(), namespace, StringCodec)
         .ttl(Duration::from_secs(600))
         .negative_ttl(Duration::from_secs(600))
         // Far beyond any schedule's length, so that neither a lease nor a wait runs out
@@ -1115,15 +1271,12 @@ async fn run_shard(
         .await
         .expect("connect to the test server");
     let run = Arc::new(Run {
-        writer: cache(&client, config.cas_fills),
-        checker: Cache::builder(client.clone(), "stale", StringCodec)
-            .max_wait(Duration::from_secs(1), OnWaitTimeout::Fail)
-            .build()
-            .expect("a valid namespace"),
         client,
         db,
         order: config.order,
         cas_fills: config.cas_fills,
+        early_version_only: config.early_version_only,
+        namespaces: config.namespaces,
         seed,
     });
     let mut indices = match only {
@@ -1210,14 +1363,18 @@ fn assert_stale_states_seen(label: &str, s: &Summary) {
     }
 }
 
+/// The configuration as built, with namespace invalidations interleaved with the
+/// writes, reads and fills: the main run.
 #[test]
 fn cas_fills_leave_no_stale_state_meta() {
-    let label = "meta, cas fills, invalidate after commit";
+    let label = "meta, cas fills, invalidate after commit, namespace invalidations";
     let s = run(Config {
         label,
         classic: false,
         cas_fills: true,
         order: WriteOrder::CommitThenInvalidate,
+        early_version_only: false,
+        namespaces: true,
         schedules: 100_000,
         shards: 2,
     });
@@ -1226,12 +1383,14 @@ fn cas_fills_leave_no_stale_state_meta() {
 
 #[test]
 fn cas_fills_leave_no_stale_state_classic() {
-    let label = "classic, cas fills, invalidate after commit";
+    let label = "classic, cas fills, invalidate after commit, namespace invalidations";
     let s = run(Config {
         label,
         classic: true,
         cas_fills: true,
         order: WriteOrder::CommitThenInvalidate,
+        early_version_only: false,
+        namespaces: true,
         schedules: 5_000,
         shards: 1,
     });
@@ -1246,6 +1405,8 @@ fn control_plain_set_fills_leave_stale_states() {
         classic: false,
         cas_fills: false,
         order: WriteOrder::CommitThenInvalidate,
+        early_version_only: false,
+        namespaces: true,
         schedules: 5_000,
         shards: 1,
     });
@@ -1260,6 +1421,27 @@ fn control_invalidate_before_commit_leaves_stale_states() {
         classic: false,
         cas_fills: true,
         order: WriteOrder::InvalidateThenCommit,
+        early_version_only: false,
+        namespaces: true,
+        schedules: 5_000,
+        shards: 1,
+    });
+    assert_stale_states_seen(label, &s);
+}
+
+/// Issue 11's `write`: it invalidated only under the namespace version it read before
+/// the write, so a namespace invalidation during the write let a reader cache the old
+/// row under the new version.
+#[test]
+fn control_write_invalidating_under_the_early_version_only_leaves_stale_states() {
+    let label = "control (c): meta, cas fills, write invalidates under the early version only";
+    let s = run(Config {
+        label,
+        classic: false,
+        cas_fills: true,
+        order: WriteOrder::CommitThenInvalidate,
+        early_version_only: true,
+        namespaces: true,
         schedules: 5_000,
         shards: 1,
     });

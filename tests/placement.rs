@@ -243,7 +243,7 @@ async fn pylibmc_case(weights: &[u32], seed: u64) {
 async fn nutcracker_case(weights: &[u32], seed: u64) {
     let servers = start(weights.len());
     let specs = specs(&servers, Some(weights));
-    let proxy = nutcracker::Nutcracker::start(&specs, "ketama", "md5");
+    let proxy = nutcracker::Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
     let keys = byte_keys(seed);
     store_through(&proxy.addr, &keys).await;
     let held = holders(&servers, &keys).await;

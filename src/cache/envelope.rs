@@ -1,15 +1,17 @@
 //! The format of a cached item: a small header, then the codec's bytes.
 //!
 //! ```text
-//! client flags:  0x4D43_00_<codec id>          ("MC", then the codec)
+//! client flags:  0x4D43_<marks>_<codec id>     ("MC", marks, then the codec)
 //! data:          <version 1> <kind: 1 value | 2 absent> <stored_at ms, u64 BE>
 //!                <expires_at ms, u64 BE, 0 = never> <load time ms, u32 BE> <payload>
 //! ```
 //!
 //! The flags say which codec wrote the item, so a reader with another codec gets a
 //! typed error; an item whose flags lack the `MC` mark was not written by this layer.
-//! The header records whether the row was absent (negative caching), when the value was
-//! loaded and how long loading took (for probabilistic early refresh), and when it
+//! The one mark so far, `0x01` (refreshing), is set on a value one reader has taken to
+//! refresh early on a classic server (see `classic.rs`); readers that do not know it
+//! (this layer before it) ignore it. The header records whether the row was absent
+//! (negative caching), when the value was loaded and how long loading took, and when it
 //! expires. An item of zero bytes is a lease placeholder (memcached's vivify creates
 //! them, and the classic lease writes one).
 
@@ -19,6 +21,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 const FLAGS_MARK: u32 = 0x4D43_0000;
 const FLAGS_MARK_MASK: u32 = 0xFFFF_0000;
+/// The item's value is being refreshed by one reader (classic servers).
+const FLAG_REFRESHING: u32 = 0x0000_0100;
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 1 + 1 + 8 + 8 + 4;
 
@@ -53,6 +57,16 @@ pub(crate) enum EnvelopeError {
 
 pub(crate) fn flags(codec_id: u8) -> u32 {
     FLAGS_MARK | u32::from(codec_id)
+}
+
+/// The flags of a value one reader has taken to refresh early.
+pub(crate) fn refreshing_flags(codec_id: u8) -> u32 {
+    flags(codec_id) | FLAG_REFRESHING
+}
+
+/// Whether an item's flags say one reader is refreshing it.
+pub(crate) fn is_refreshing(item_flags: u32) -> bool {
+    item_flags & FLAG_REFRESHING != 0
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -130,5 +144,12 @@ mod tests {
         );
         assert_eq!(open(data, 0, 3), Err(EnvelopeError::Foreign));
         assert_eq!(open(Bytes::new(), 0, 3), Ok(Stored::Placeholder));
+        // The refreshing mark is not part of the codec or the ownership check.
+        let data = seal(Some(b"row"), None, Duration::ZERO);
+        assert!(matches!(
+            open(data, refreshing_flags(3), 3),
+            Ok(Stored::Value(_))
+        ));
+        assert!(is_refreshing(refreshing_flags(3)) && !is_refreshing(flags(3)));
     }
 }

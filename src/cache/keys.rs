@@ -10,11 +10,18 @@
 //! A caller's key is used as it is when it is printable ASCII without `#` and fits the
 //! 250-byte limit with its prefix. Any other key (longer, with spaces, control bytes,
 //! non-ASCII, or `#`) becomes a readable prefix (its printable bytes, the rest shown as
-//! `_`), then `#`, then its 128-bit hash in hex: `user:7:J_rgen_M_ller#5f3c...`. As kept
-//! keys never contain `#` and hashed ones always do, a kept key never equals a hashed
-//! one; two hashed keys are equal only if their 128-bit hashes are.
+//! `_`), then `#`, then its SHA-256 in hex (all 256 bits, 64 digits):
+//! `user:7:J_rgen_M_ller#5f3c...`. As kept keys never contain `#` and hashed ones always
+//! do, a kept key never equals a hashed one; two hashed keys are equal only if their
+//! SHA-256 digests are, which nobody knows how to bring about, even choosing both keys
+//! (see `hash.rs`).
+//!
+//! Before SHA-256, hashed keys ended in a 128-bit MurmurHash3 (32 hex digits), which an
+//! attacker could make collide. Those wire keys are simply never asked for again and
+//! age out of memcached: after its only `#`, an old hashed key has 32 digits and a new
+//! one 64, so no new wire key can equal an old one, and kept keys are the same in both.
 
-use super::hash::murmur3_128;
+use super::hash::sha256;
 use crate::proto::MAX_KEY_LEN;
 
 /// The longest namespace name.
@@ -34,6 +41,8 @@ pub(crate) fn version_key(ns: &str) -> String {
     format!("{ns}#v")
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// True for bytes a kept key may contain.
 fn plain(b: u8) -> bool {
     b.is_ascii_graphic() && b != b'#'
@@ -46,8 +55,12 @@ pub(crate) fn wire_key(ns: &str, version: u64, key: &[u8]) -> String {
         // Every byte is printable ASCII, so this is the key itself.
         return prefix + std::str::from_utf8(key).expect("ASCII");
     }
-    let (h1, h2) = murmur3_128(key);
-    let hash = format!("#{h1:016x}{h2:016x}");
+    let mut hash = String::with_capacity(1 + 2 * 32);
+    hash.push('#');
+    for b in sha256(key) {
+        hash.push(char::from(HEX[usize::from(b >> 4)]));
+        hash.push(char::from(HEX[usize::from(b & 15)]));
+    }
     // As much of the key as fits, readable.
     let room = MAX_KEY_LEN - prefix.len() - hash.len();
     let readable: String = key
@@ -68,7 +81,12 @@ mod tests {
         assert_eq!(wire_key("user", 7, b"123"), "user:7:123");
         let hashed = wire_key("user", 7, "Jürgen Müller".as_bytes());
         assert!(hashed.starts_with("user:7:J__rgen_M__ller#"), "{hashed}");
-        assert_eq!(hashed.len(), "user:7:J__rgen_M__ller#".len() + 32);
+        assert_eq!(hashed.len(), "user:7:J__rgen_M__ller#".len() + 64);
+        // SHA-256 of the key, in full.
+        assert_eq!(
+            wire_key("n", 1, b"a b"),
+            "n:1:a_b#c8687a08aa5d6ed2044328fa6a697ab8e96dc34291e8c2034ae8c38e6fcc6d65"
+        );
         assert_ne!(wire_key("n", 1, b"a#b"), "n:1:a#b", "a # forces hashing");
         assert_ne!(wire_key("n", 1, b""), "n:1:");
         for len in [200, 240, 243, 244, 245, 250, 251, 1000] {
@@ -100,6 +118,14 @@ mod tests {
         let mut check = |key: Vec<u8>| {
             let w = wire_key("users", 1_700_000_000_000_000, &key);
             assert!(check_key(w.as_bytes()).is_ok(), "invalid wire key {w:?}");
+            // At most one `#`, followed by exactly 64 hex digits: never equal to a key
+            // hashed by the old scheme (32 digits after its only `#`).
+            if let Some((_, digest)) = w.split_once('#') {
+                assert!(
+                    digest.len() == 64 && digest.bytes().all(|b| HEX.contains(&b)),
+                    "{w}"
+                );
+            }
             if !seen.insert(w) {
                 panic!("two caller keys map to one wire key; the second is {key:?}");
             }

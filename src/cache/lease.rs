@@ -14,16 +14,25 @@
 //! The fill carries the cas that came with the lease; if the item changed since (an
 //! invalidation deleted it or marked it stale), memcached refuses it (`NF`/`EX`) and the
 //! row this caller read, which may predate the change, is not cached.
+//!
+//! A caller that wins the refresh of a value it may serve (a stale one with
+//! serve-stale on, or a valid one close to expiry) hands that value to the callers of
+//! this process waiting on it before loading: only the refreshing caller waits.
 
 use super::backoff::Wait;
 use super::envelope::{Entry, Stored};
 use super::metrics::Counters;
-use super::{BoxError, Codec, Found, Inner, Loaded};
+use super::{BoxError, Codec, Found, Inner, KeyLead, Loaded};
 use crate::proto::MetaCode;
 use crate::proto::meta::{MetaGet, MetaSet};
 
 impl<C: Codec> Inner<C> {
-    pub(crate) async fn fetch_meta<F, Fut, E>(&self, wire: &str, loader: F) -> Loaded<C::Value>
+    pub(crate) async fn fetch_meta<F, Fut, E>(
+        &self,
+        wire: &str,
+        loader: F,
+        lead: &KeyLead<'_>,
+    ) -> Loaded<C::Value>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<C::Value>, E>>,
@@ -62,8 +71,15 @@ impl<C: Codec> Inner<C> {
                 Counters::add(&c.lease_wins, 1);
                 match (&entry, r.flags.stale) {
                     (None, _) => wait.miss(),
-                    (Some(_), false) => Counters::add(&c.early_refreshes, 1),
-                    (Some(_), true) => {}
+                    (Some(_), false) => {
+                        Counters::add(&c.early_refreshes, 1);
+                        lead.share_early(Ok(found(&stored)), false);
+                    }
+                    (Some(_), true) => {
+                        if self.config.serve_stale.is_some() {
+                            lead.share_early(Ok(found(&stored)), true);
+                        }
+                    }
                 }
                 let cas = r.flags.cas.unwrap_or(0);
                 return self
@@ -144,12 +160,19 @@ impl<C: Codec> Inner<C> {
 
 /// The outcome for a value found in memcached.
 pub(crate) fn hit<V>(stored: Stored) -> Loaded<V> {
-    let shared = match stored {
-        Stored::Value(e) => Ok(Found::Value(e.payload)),
-        Stored::Absent(_) => Ok(Found::Absent),
+    Loaded {
+        shared: Ok(found(&stored)),
+        own: None,
+    }
+}
+
+/// What a value found in memcached gives its callers.
+pub(crate) fn found(stored: &Stored) -> Found {
+    match stored {
+        Stored::Value(e) => Found::Value(e.payload.clone()),
+        Stored::Absent(_) => Found::Absent,
         Stored::Placeholder => unreachable!("a placeholder is never returned"),
-    };
-    Loaded { shared, own: None }
+    }
 }
 
 /// The outcome for a failure.

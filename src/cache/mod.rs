@@ -26,8 +26,13 @@
 //! Against a server without meta commands (an older memcached, a proxy), the lease is
 //! an `add` of an empty placeholder and the fill a `cas` against its `gets` unique: the
 //! same protection against stale sets, but a lease costs two more round trips (shared
-//! by all the misses of a bulk read), there is
-//! no serve-stale (no `md ... I`), and early refresh is probabilistic (XFetch).
+//! by all the misses of a bulk read), there is no serve-stale (no `md ... I`), and an
+//! early refresh is taken by re-storing the value marked refreshing (`classic.rs`).
+//!
+//! Within a process, callers of a key that another caller is fetching wait for it
+//! (`flight.rs`), except that a caller who reloads a value it may serve (stale within
+//! the bound, or valid and refreshed early) hands that value to them at once: only the
+//! reloading caller waits for the load.
 //!
 //! ```no_run
 //! # async fn f(client: mcaside::Client) -> Result<(), mcaside::cache::CacheError> {
@@ -75,8 +80,34 @@ pub use metrics::Metrics;
 use crate::Client;
 use crate::proto::Feature;
 use envelope::{EnvelopeError, Stored};
-use flight::{Flights, Joined};
+use flight::{Flights, Joined, Lead, Waited};
 use metrics::Counters;
+
+/// Runs two futures together (both queue their requests in the first poll, so they
+/// share a write) and returns both outputs.
+pub(crate) async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if out_a.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            out_a = Some(v);
+        }
+        if out_b.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            out_b = Some(v);
+        }
+        if out_a.is_some() && out_b.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (out_a.expect("ready"), out_b.expect("ready"))
+}
 
 /// What a fetch produced, shared with the callers that waited for it.
 #[derive(Debug, Clone)]
@@ -89,6 +120,9 @@ pub(crate) enum Found {
 
 /// A fetch's outcome as shared between coalesced callers.
 pub(crate) type Shared = Result<Found, CacheError>;
+
+/// The leadership of one key's fetch in this process (see `flight.rs`).
+pub(crate) type KeyLead<'a> = Lead<'a, Shared>;
 
 /// What a waiter does when its wait for another process's load reaches the bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,10 +146,13 @@ pub(crate) struct Config {
     pub serve_stale: Option<Duration>,
     pub stale_if_error: bool,
     pub early_refresh: Option<Duration>,
-    pub xfetch_beta: f64,
     /// Fill with a plain set instead of the lease's cas: only for showing, in tests,
     /// the stale sets that the cas prevents.
     pub fill_without_cas: bool,
+    /// `write` invalidates only under the namespace version it read before the write:
+    /// only for showing, in tests, the stale rows a namespace invalidation during the
+    /// write then leaves.
+    pub invalidate_early_version_only: bool,
 }
 
 /// A cache-aside view of one namespace, with one codec. Cheap to clone.
@@ -133,6 +170,9 @@ impl<C: Codec> Clone for Cache<C> {
 
 pub(crate) struct Inner<C> {
     client: Client,
+    /// The same client for what must reach memcached even if the caller is cancelled
+    /// once it is queued: invalidations and lease give-backs.
+    must: Client,
     namespace: String,
     codec: C,
     config: Config,
@@ -171,8 +211,8 @@ impl<C: Codec> Cache<C> {
                 serve_stale: None,
                 stale_if_error: false,
                 early_refresh: None,
-                xfetch_beta: 1.0,
                 fill_without_cas: false,
+                invalidate_early_version_only: false,
             },
         }
     }
@@ -277,12 +317,17 @@ impl<C: Codec> CacheBuilder<C> {
     }
 
     /// Early refresh: when a hot item's remaining TTL drops below `threshold`, one
-    /// reader reloads it before it expires, so readers see no miss at expiry. On meta
-    /// servers this is memcached's recache flag (`R`); on classic-only servers,
-    /// probabilistic early recompute (XFetch) with `beta` 1.
+    /// reader reloads it before it expires, so readers see no miss at expiry; the
+    /// others (in its process too) are served the value meanwhile. On meta servers this
+    /// is memcached's recache flag (`R`); on classic-only servers, a refresh lease
+    /// taken by re-storing the value marked refreshing with `cas`.
     ///
-    /// memcached counts TTLs in whole seconds and hands out the win when the remaining
-    /// TTL is *strictly* below the threshold, so a threshold under 2 s may never fire.
+    /// memcached counts TTLs in whole seconds. On a meta server it hands out the win
+    /// when the remaining TTL is *strictly* below the threshold, so a threshold under
+    /// 2 s may never fire. On a classic server the client only knows the expiry it
+    /// reckons, and the item may expire up to a second before that, so a value is due
+    /// once less than `threshold` + 1 s is left by the client's reckoning: keep the TTL
+    /// well above that, or every read refreshes.
     pub fn early_refresh(mut self, threshold: Duration) -> Self {
         self.config.early_refresh = Some(threshold);
         self
@@ -297,6 +342,16 @@ impl<C: Codec> CacheBuilder<C> {
         self
     }
 
+    /// Makes [`Cache::write`] invalidate only under the namespace version it read
+    /// before the write, which leaves the old row cached if the namespace was
+    /// invalidated during the write (the bug of issue 11). Only for tests that show
+    /// the harm; never use it.
+    #[doc(hidden)]
+    pub fn invalidate_early_version_only_for_tests(mut self) -> Self {
+        self.config.invalidate_early_version_only = true;
+        self
+    }
+
     /// Builds the cache. Fails if the namespace is not a valid name.
     pub fn build(self) -> Result<Cache<C>, CacheError> {
         if !keys::check_namespace(&self.namespace) {
@@ -305,6 +360,7 @@ impl<C: Codec> CacheBuilder<C> {
         let meta = self.client.features().has(Feature::Meta);
         Ok(Cache {
             inner: Arc::new(Inner {
+                must: self.client.must_send(),
                 client: self.client,
                 namespace: self.namespace,
                 codec: self.codec,
@@ -342,9 +398,9 @@ impl<C: Codec> Inner<C> {
                 Joined::Leader(lead) => {
                     let loader = loader.take().expect("a caller leads at most once");
                     let loaded = if self.meta {
-                        self.fetch_meta(wire, loader).await
+                        self.fetch_meta(wire, loader, &lead).await
                     } else {
-                        self.fetch_classic(wire, loader).await
+                        self.fetch_classic(wire, loader, &lead).await
                     };
                     let shared = lead.finish(loaded.shared);
                     return match loaded.own {
@@ -354,10 +410,17 @@ impl<C: Codec> Inner<C> {
                 }
                 Joined::Follower(flight) => {
                     Counters::add(&self.counters.coalesced, 1);
-                    if let Some(shared) = flight.wait().await {
-                        return self.decode(shared?);
+                    match flight.wait().await {
+                        Some(Waited::Done(shared)) => return self.decode(shared?),
+                        Some(Waited::Early(early)) => {
+                            if early.stale {
+                                Counters::add(&self.counters.stale_served, 1);
+                            }
+                            return self.decode(early.value?);
+                        }
+                        // The leader was cancelled; try again (perhaps leading).
+                        None => {}
                     }
-                    // The leader was cancelled; try again (perhaps leading).
                 }
             }
         }

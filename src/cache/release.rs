@@ -67,7 +67,7 @@ impl<C: Codec> Inner<C> {
 
     /// Gives back the lease on `wire` (taken with cas `cas`); see [`give_back`].
     pub(super) async fn give_back(&self, wire: &str, cas: u64) {
-        give_back(&self.client, self.meta, wire, cas).await;
+        give_back(&self.must, self.meta, wire, cas).await;
     }
 
     /// A guard for placeholder leases (wire key, cas) while this caller loads.
@@ -76,7 +76,7 @@ impl<C: Codec> Inner<C> {
         leases: impl IntoIterator<Item = (&'w str, u64)>,
     ) -> LeaseGuard {
         LeaseGuard {
-            client: self.client.clone(),
+            client: self.must.clone(),
             meta: self.meta,
             leases: leases
                 .into_iter()
@@ -89,8 +89,8 @@ impl<C: Codec> Inner<C> {
 
 /// Gives back a lease, so that the next caller need not wait for it to expire: deletes
 /// our placeholder if it is still ours (the cas it had when we won it). Meta:
-/// `md <key> C<cas>`. Classic commands have no conditional delete, but a `cas` to an
-/// item that is already expired is one: it only replaces our placeholder. Both are
+/// `md <key> C<cas>`. Classic commands have no conditional delete, but a `cas` that
+/// stores an item already expired is one: it only replaces our placeholder. Both are
 /// harmless if the placeholder was filled meanwhile. Best effort: if it fails, the
 /// lease expires with its TTL.
 async fn give_back(client: &Client, meta: bool, wire: &str, cas: u64) {
@@ -98,9 +98,19 @@ async fn give_back(client: &Client, meta: bool, wire: &str, cas: u64) {
         let release = crate::proto::meta::MetaDelete::new().compare_cas(cas);
         let _ = client.meta_delete(wire, &release).await;
     } else {
-        let gone = crate::StoreOptions::new().expiry(crate::Expiry::Expired);
+        let gone = crate::StoreOptions::new().expiry(long_ago());
         let _ = client.cas(wire, b"", cas, gone).await;
     }
+}
+
+/// An expiry in the past that every classic server and proxy accepts: an absolute time
+/// 30 days and one second after the epoch (exptime 2592001, the smallest number
+/// memcached reads as a date rather than as seconds from now). The usual "already
+/// expired", -1, is refused by twemproxy, which closes the connection, failing every
+/// other request on it, and leaves the lease in place.
+fn long_ago() -> crate::Expiry {
+    let secs = u64::from(crate::proto::MAX_RELATIVE_EXPTIME) + 1;
+    crate::Expiry::At(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// The placeholder leases a caller holds while its loader runs. If the caller's future
@@ -139,5 +149,13 @@ impl Drop for LeaseGuard {
                 .map(|(w, cas)| give_back(&client, meta, w, *cas));
             crate::join_all(each).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lease_is_given_back_with_a_positive_expiry_in_the_past() {
+        assert_eq!(super::long_ago().to_exptime(), Ok(2_592_001));
     }
 }

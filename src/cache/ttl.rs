@@ -1,4 +1,5 @@
-//! Expiry decisions: TTL jitter, and probabilistic early recompute.
+//! Expiry decisions: TTL jitter, and when a value is due for early refresh on a server
+//! without meta commands.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -35,17 +36,21 @@ pub(crate) fn jittered(base: Duration, jitter: f64) -> Duration {
     Duration::from_secs(secs.round().max(1.0) as u64)
 }
 
-/// XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): recompute early when
-/// `now - delta * beta * ln(rand) >= expiry`, where `delta` is how long the value took to
-/// load. The closer the expiry and the slower the load, the likelier; with many readers
-/// of a hot key, about one recomputes shortly before expiry.
-pub(crate) fn xfetch(now_ms: u64, expires_at_ms: u64, load_ms: u32, beta: f64) -> bool {
+/// How much earlier than the client reckons memcached may expire an item: its clock
+/// counts whole seconds, and an item's TTL runs from the tick before it was stored, so
+/// an item given `n` seconds lives between `n - 1` and `n` of them.
+pub(crate) const SERVER_CLOCK_GRANULARITY: Duration = Duration::from_secs(1);
+
+/// Whether a value that the client reckons expires at `expires_at_ms` (0: never) is due
+/// for early refresh at `now_ms`: when what may be left of it on the server is under
+/// `threshold`. On a meta server memcached decides this itself (`mg ... R`).
+pub(crate) fn refresh_due(now_ms: u64, expires_at_ms: u64, threshold: Duration) -> bool {
     if expires_at_ms == 0 {
         return false;
     }
-    let delta = f64::from(load_ms.max(1));
-    let r = unit().max(f64::MIN_POSITIVE);
-    now_ms as f64 - delta * beta * r.ln() >= expires_at_ms as f64
+    let left = expires_at_ms.saturating_sub(now_ms);
+    let left_on_server = left.saturating_sub(SERVER_CLOCK_GRANULARITY.as_millis() as u64);
+    u128::from(left_on_server) < threshold.as_millis()
 }
 
 #[cfg(test)]
@@ -62,18 +67,17 @@ mod tests {
     }
 
     #[test]
-    fn xfetch_fires_near_expiry_only() {
-        let fires = |left_ms: u64| {
-            (0..10_000)
-                .filter(|_| xfetch(1_000_000, 1_000_000 + left_ms, 50, 1.0))
-                .count()
-        };
-        assert_eq!(fires(0), 10_000);
-        assert!(fires(50) > 2_000, "one load time before expiry: often");
-        assert!(fires(1_000) < 50, "twenty load times before: rarely");
+    fn refresh_is_due_under_the_threshold_counting_the_server_clock() {
+        let t = Duration::from_secs(2);
+        let at = |left_ms: u64| refresh_due(1_000_000, 1_000_000 + left_ms, t);
+        // Up to a second less may be left on the server than the client reckons.
+        assert!(!at(3_001));
+        assert!(at(2_999));
+        assert!(at(0));
+        assert!(!refresh_due(1_000_000, 0, t), "no expiry, no early refresh");
         assert!(
-            !xfetch(1_000_000, 0, 50, 1.0),
-            "no expiry, no early recompute"
+            refresh_due(1_000_000, 999_000, t),
+            "past the client's expiry"
         );
     }
 }

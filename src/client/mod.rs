@@ -162,8 +162,9 @@ impl ClientBuilder {
         self
     }
 
-    /// States what the server supports instead of asking it with `version` at connect
-    /// time: for a proxy that does not answer `version`, or to pin behaviour.
+    /// States what the server supports instead of finding out at connect time (with
+    /// `version`, then an `mn` if the version has meta commands): to save that round
+    /// trip, or to pin behaviour.
     /// [`Features::CLASSIC`] keeps the client to the classic commands.
     pub fn features(mut self, features: Features) -> Self {
         self.features = Some(features);
@@ -205,19 +206,15 @@ impl ClientBuilder {
             must_send: false,
         };
         // What the server supports decides how some commands go on the wire (meta or
-        // classic) and which meta flags may be sent. A server that does not answer
-        // `version` (some proxies) is treated as classic-only. The probe is part of
-        // connecting, so the connect timeout bounds it (even with no request timeout).
+        // classic) and which meta flags may be sent. Finding out is part of connecting,
+        // so the connect timeout bounds it (even with no request timeout).
         let features = match self.features {
             Some(f) => f,
-            None => match tokio::time::timeout(connect_timeout, client.version_of(Route::Conn(0)))
+            None => match tokio::time::timeout(connect_timeout, detect_features(&client))
                 .await
                 .unwrap_or(Err(Error::Timeout))
             {
-                Ok(v) => Features {
-                    version: Version::parse(&v),
-                },
-                Err(Error::Server(_)) => Features::CLASSIC,
+                Ok(f) => f,
                 // The socket broke and could not be reopened: already says so.
                 Err(e @ Error::Connect(_)) => return Err(e),
                 Err(e) => {
@@ -264,6 +261,45 @@ impl ClientBuilder {
         #[cfg(not(feature = "tls"))]
         let _ = addr;
         Ok(())
+    }
+}
+
+/// What the server supports, found out on the first connection before anyone else
+/// uses it. `version` gives the release, and so which meta flags exist; but a proxy may
+/// pass the version of the memcached behind it through while speaking only the classic
+/// commands (twemproxy answers `VERSION 1.6.18`, then closes the connection on any meta
+/// command). So a version with meta commands is checked by what the server does: an
+/// `mn` must come back as `MN`. An error line, or a closed connection, means classic
+/// only; a closed connection is replaced (the connection reconnects by itself) and
+/// checked with another `version` before it is handed out. A server that does not
+/// answer `version` at all (some proxies) is classic-only too.
+async fn detect_features(client: &Client) -> Result<Features> {
+    let first = Route::Conn(0);
+    let claimed = match client.version_of(first).await {
+        Ok(v) => Features {
+            version: Version::parse(&v),
+        },
+        Err(Error::Server(_)) => return Ok(Features::CLASSIC),
+        Err(e) => return Err(e),
+    };
+    if !claimed.has(crate::proto::Feature::Meta) {
+        return Ok(claimed);
+    }
+    let probe = client
+        .call(first, "mn", 0, Expect::MetaBatch, |b| {
+            crate::proto::meta::mn(b);
+            Ok(())
+        })
+        .await;
+    match probe {
+        Ok(Reply::MetaBatch(entries)) if entries.is_empty() => Ok(claimed),
+        Ok(other) => Err(unexpected("mn", &other)),
+        Err(Error::Server(_)) => Ok(Features::CLASSIC),
+        Err(Error::Closed | Error::Io(_)) => {
+            client.version_of(first).await?;
+            Ok(Features::CLASSIC)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -321,7 +357,9 @@ impl Client {
         self.inner.pool.first().addr()
     }
 
-    /// What the server supports, from its `version` reply at connect time.
+    /// What the server supports, found out at connect time (its `version`, and for a
+    /// version with meta commands, an `mn` that must be answered), unless stated with
+    /// [`ClientBuilder::features`].
     pub fn features(&self) -> Features {
         self.inner.features
     }

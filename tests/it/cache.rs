@@ -1114,3 +1114,423 @@ async fn a_key_asked_twice_in_a_bulk_read_is_loaded_once_without_waiting() {
         assert_eq!((m.lease_waits, m.wait_timeouts), (0, 0), "{kind}: {m:?}");
     }
 }
+
+/// MurmurHash3 x64 128 (seed 0), the hash that named long and odd keys before SHA-256,
+/// with the one operation an attacker needs: finding the 16-byte block that steers the
+/// hash's state from wherever it is to any state wanted. Nothing in it is secret, so a
+/// second key with the same hash as any known key is a computation away.
+mod murmur {
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    const A1: u64 = 0x52dc_e729;
+    const A2: u64 = 0x3849_5ab5;
+
+    /// The inverse of an odd number modulo 2^64 (Newton's iteration).
+    fn inverse(a: u64) -> u64 {
+        let mut x = a;
+        for _ in 0..6 {
+            x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        }
+        x
+    }
+
+    fn words(b: &[u8]) -> (u64, u64) {
+        (
+            u64::from_le_bytes(b[..8].try_into().unwrap()),
+            u64::from_le_bytes(b[8..16].try_into().unwrap()),
+        )
+    }
+
+    /// One block's step of the state.
+    fn block((mut h1, mut h2): (u64, u64), (k1, k2): (u64, u64)) -> (u64, u64) {
+        h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        h1 = h1
+            .rotate_left(27)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(A1);
+        h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+        h2 = h2
+            .rotate_left(31)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(A2);
+        (h1, h2)
+    }
+
+    /// The state after the whole blocks of `data` (whose length is a multiple of 16).
+    pub fn state(data: &[u8]) -> (u64, u64) {
+        assert_eq!(data.len() % 16, 0);
+        data.chunks(16).fold((0, 0), |h, b| block(h, words(b)))
+    }
+
+    /// The block that takes the state `from` to `to`: every step of a block can be
+    /// undone.
+    pub fn steer((h1, h2): (u64, u64), (t1, t2): (u64, u64)) -> [u8; 16] {
+        let inv5 = inverse(5);
+        let x1 = t1.wrapping_sub(A1).wrapping_mul(inv5).wrapping_sub(h2);
+        let m1 = x1.rotate_right(27) ^ h1;
+        let x2 = t2.wrapping_sub(A2).wrapping_mul(inv5).wrapping_sub(t1);
+        let m2 = x2.rotate_right(31) ^ h2;
+        let k1 = m1
+            .wrapping_mul(inverse(C2))
+            .rotate_right(31)
+            .wrapping_mul(inverse(C1));
+        let k2 = m2
+            .wrapping_mul(inverse(C1))
+            .rotate_right(33)
+            .wrapping_mul(inverse(C2));
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&k1.to_le_bytes());
+        out[8..].copy_from_slice(&k2.to_le_bytes());
+        assert_eq!(
+            block((h1, h2), (k1, k2)),
+            (t1, t2),
+            "the block steers the state"
+        );
+        out
+    }
+
+    fn fmix(mut k: u64) -> u64 {
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        k ^ (k >> 33)
+    }
+
+    /// The whole hash, as the reference implementation computes it.
+    pub fn hash(data: &[u8]) -> (u64, u64) {
+        let full = data.len() / 16 * 16;
+        let (mut h1, mut h2) = state(&data[..full]);
+        let tail = &data[full..];
+        let (mut k1, mut k2) = (0u64, 0u64);
+        for (i, &b) in tail.iter().enumerate() {
+            if i < 8 {
+                k1 ^= u64::from(b) << (8 * i);
+            } else {
+                k2 ^= u64::from(b) << (8 * (i - 8));
+            }
+        }
+        if tail.len() > 8 {
+            h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+        }
+        if !tail.is_empty() {
+            h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        }
+        h1 ^= data.len() as u64;
+        h2 ^= data.len() as u64;
+        h1 = h1.wrapping_add(h2);
+        h2 = h2.wrapping_add(h1);
+        h1 = fmix(h1);
+        h2 = fmix(h2);
+        h1 = h1.wrapping_add(h2);
+        h2 = h2.wrapping_add(h1);
+        (h1, h2)
+    }
+
+    /// A key of the victim's length that differs from it only in bytes `at..at + 32`
+    /// and has the same MurmurHash3: a block of the attacker's choosing, then the block
+    /// that steers the state back to the victim's.
+    pub fn collide(victim: &[u8], at: usize, chosen: &[u8; 16]) -> Vec<u8> {
+        let mut key = victim.to_vec();
+        key[at..at + 16].copy_from_slice(chosen);
+        let from = state(&key[..at + 16]);
+        let to = state(&victim[..at + 32]);
+        key[at + 16..at + 32].copy_from_slice(&steer(from, to));
+        key
+    }
+
+    #[test]
+    fn matches_the_reference_vectors() {
+        assert_eq!(hash(b""), (0, 0));
+        assert_eq!(
+            hash(b"hello"),
+            (0xcbd8_a7b3_41bd_9b02, 0x5b1e_906a_48ae_1d19)
+        );
+        assert_eq!(
+            hash(b"0123456789abcdefX"),
+            (0xcdeb_d2ac_b570_d6f7, 0x8f72_1197_8210_4b27)
+        );
+    }
+}
+
+/// Two caller keys with the same readable prefix and the same MurmurHash3 (the victim's
+/// 320-byte URL and a key that differs from it in bytes 208-239, past the readable
+/// prefix) once shared a wire key: whoever cached under one was served under the other.
+#[tokio::test]
+async fn a_key_built_to_collide_with_another_gets_its_own_wire_key() {
+    let server = Memcached::start();
+    let mut victim = b"https://shop.example.com/account/orders?user=ada.lovelace%40example.com\
+        &session="
+        .to_vec();
+    while victim.len() < 320 {
+        victim.extend_from_slice(b"a1b2c3d4e5f6");
+    }
+    victim.truncate(320);
+    let attacker = murmur::collide(&victim, 208, b"&user=mallory...");
+    assert_ne!(attacker, victim);
+    assert_eq!(
+        murmur::hash(&attacker),
+        murmur::hash(&victim),
+        "a real MurmurHash3 collision"
+    );
+    assert_eq!(attacker[..208], victim[..208], "the same readable prefix");
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, BytesCodec).build().unwrap();
+        let row =
+            |r: &'static str| async move { Ok::<_, std::io::Error>(Some(bytes::Bytes::from(r))) };
+        let stored = cache
+            .get_or_load(&attacker, || row("the attacker's row"))
+            .await
+            .unwrap();
+        assert_eq!(stored.unwrap(), "the attacker's row");
+        let got = cache
+            .get_or_load(&victim, || row("the victim's row"))
+            .await
+            .unwrap();
+        assert_eq!(
+            got.unwrap(),
+            "the victim's row",
+            "{kind}: served another key's row"
+        );
+        assert_ne!(
+            cache.wire_key(&attacker).await.unwrap(),
+            cache.wire_key(&victim).await.unwrap(),
+            "{kind}"
+        );
+    }
+}
+
+/// The sequence from issue 11: `write` reads the namespace version V; inside the write,
+/// the namespace is invalidated (V+1); a reader misses under V+1, takes its lease and
+/// reads the old row; the write commits; the write invalidates. The reader's fill must
+/// be refused (or undone), so that the next reader gets the new row, not the old one
+/// until its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_covers_a_namespace_invalidated_while_it_ran() {
+    let server = Memcached::start();
+    for (kind, c) in both_clients(&server).await {
+        // Three caches, as if three processes: the writer, the one invalidating the
+        // namespace, and the reader.
+        let build = || {
+            Cache::builder(c.clone(), kind, StringCodec)
+                .build()
+                .unwrap()
+        };
+        let (writer, admin, reader) = (build(), build(), build());
+        let row = Arc::new(std::sync::Mutex::new("old".to_string()));
+        let load_row = |row: &Arc<std::sync::Mutex<String>>| {
+            let row = row.clone();
+            move || async move { Ok::<_, std::io::Error>(Some(row.lock().unwrap().clone())) }
+        };
+        assert_eq!(
+            writer
+                .get_or_load("k", load_row(&row))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("old")
+        );
+        let (read_tx, read) = tokio::sync::oneshot::channel();
+        let (fill, fill_rx) = tokio::sync::oneshot::channel::<()>();
+        let (reader, r) = (reader.clone(), row.clone());
+        let (mut read_tx, mut fill_rx) = (Some(read_tx), Some(fill_rx));
+        let w = row.clone();
+        let reader_task = std::sync::Mutex::new(None);
+        writer
+            .write("k", || async {
+                admin.invalidate_namespace().await.unwrap();
+                let (read_tx, fill_rx) = (read_tx.take().unwrap(), fill_rx.take().unwrap());
+                *reader_task.lock().unwrap() = Some(tokio::spawn(async move {
+                    reader
+                        .get_or_load("k", move || async move {
+                            let old = r.lock().unwrap().clone();
+                            let _ = read_tx.send(());
+                            fill_rx.await.unwrap();
+                            Ok::<_, std::io::Error>(Some(old))
+                        })
+                        .await
+                }));
+                read.await
+                    .expect("the reader took its lease and read the row");
+                *w.lock().unwrap() = "new".to_string(); // the commit
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap();
+        fill.send(()).unwrap();
+        let raced = reader_task.lock().unwrap().take().unwrap();
+        // The racing read began before the commit: the old row is a fair answer to it.
+        assert_eq!(raced.await.unwrap().unwrap().as_deref(), Some("old"));
+        let next = build();
+        assert_eq!(
+            next.get_or_load("k", load_row(&row))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("new"),
+            "{kind}: the old row stayed cached after the write"
+        );
+    }
+}
+
+/// Classic early refresh honours the threshold and memcached's whole-second clock: a
+/// hot key read through `gets` is refreshed once its remaining TTL is under the
+/// threshold, before memcached (whose clock ticks in whole seconds, so an item can
+/// expire up to a second before the client reckons) drops it. Before, XFetch fired only
+/// in the last few load times (here 20 ms) and readers missed at every expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_early_refresh_keeps_a_hot_key_from_ever_missing() {
+    let server = Memcached::start();
+    let c = crate::classic_client(&server).await;
+    // The client cannot tell what is left of an item on the server to better than a
+    // second, and counts on the least: a 5 s item with a 2 s threshold is refreshed
+    // once the client reckons 3 s are left.
+    let cache = Cache::builder(c, "hot", StringCodec)
+        .ttl(Duration::from_secs(5))
+        .ttl_jitter(0.0)
+        .early_refresh(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let deadline = Instant::now() + Duration::from_millis(7500);
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let v = cache
+                        .get_or_load("k", || {
+                            counted(&calls, Some("v"), Duration::from_millis(20))
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(v.as_deref(), Some("v"));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.await.unwrap();
+    }
+    let m = cache.metrics();
+    assert_eq!(m.misses, 1, "only the first read missed: {m:?}");
+    assert!(
+        m.early_refreshes >= 2,
+        "refreshed before each expiry: {m:?}"
+    );
+    // One refresh each time the value comes due (every 2 s or so), not one per reader:
+    // the refresh is won by one caller.
+    assert!(m.loads <= 6, "{m:?}");
+}
+
+/// `get_or_load_many` honours the options `get_or_load` does: stale-if-error serves
+/// the stale values when the batch load fails (counted as `stale_served`), a stale
+/// value served while another caller refreshes counts as `stale_served`, not a hit,
+/// and early refresh reloads hot keys close to expiry.
+#[tokio::test]
+async fn bulk_reads_honour_stale_if_error_and_count_stale_values() {
+    let server = Memcached::start();
+    let c = client(&server).await;
+    let build = || {
+        Cache::builder(c.clone(), "bulk-stale", StringCodec)
+            .serve_stale(Duration::from_secs(30))
+            .stale_if_error(true)
+            .build()
+            .unwrap()
+    };
+    let cache = build();
+    let rows = |ks: Vec<&'static str>| async move {
+        Ok::<_, std::io::Error>(ks.iter().map(|k| Some(format!("{k} v1"))).collect())
+    };
+    cache
+        .get_or_load_many(&["a", "b", "c"], rows)
+        .await
+        .unwrap();
+    for k in ["a", "b", "c"] {
+        cache.invalidate(k).await.unwrap();
+    }
+    let got = cache
+        .get_or_load_many(&["a", "b"], |_: Vec<&'static str>| async {
+            Err::<Vec<Option<String>>, _>(std::io::Error::other("database down"))
+        })
+        .await
+        .expect("stale-if-error: the stale values, not the error");
+    assert_eq!(got, [Some("a v1".to_string()), Some("b v1".to_string())]);
+    let m = cache.metrics();
+    assert_eq!((m.stale_served, m.hits), (2, 0), "{m:?}");
+
+    // Another process refreshes "c" (holds its win); this one gets the stale value.
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (release, release_rx) = tokio::sync::oneshot::channel();
+    let calls = Arc::new(AtomicU32::new(0));
+    let refresher = build();
+    let refreshing = {
+        let calls = calls.clone();
+        tokio::spawn(async move {
+            refresher
+                .get_or_load("c", || gated(&calls, "c v2", started_tx, release_rx))
+                .await
+        })
+    };
+    started.await.unwrap();
+    let other = build();
+    let got = other
+        .get_or_load_many(&["c"], |_: Vec<&'static str>| async {
+            Err::<Vec<Option<String>>, _>(std::io::Error::other("not called"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(got, [Some("c v1".to_string())]);
+    let m = other.metrics();
+    assert_eq!((m.stale_served, m.hits), (1, 0), "{m:?}");
+    release.send(()).unwrap();
+    refreshing.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn bulk_reads_refresh_hot_keys_early() {
+    let server = Memcached::start();
+    let version = Arc::new(AtomicU32::new(1));
+    let load = |ks: Vec<&'static str>| {
+        let v = version.load(Ordering::SeqCst);
+        async move { Ok::<_, std::io::Error>(ks.iter().map(|k| Some(format!("{k} v{v}"))).collect()) }
+    };
+    let mut caches = Vec::new();
+    for (kind, c) in both_clients(&server).await {
+        let cache = Cache::builder(c, kind, StringCodec)
+            .ttl(Duration::from_secs(10))
+            .ttl_jitter(0.0)
+            .early_refresh(Duration::from_secs(8))
+            .build()
+            .unwrap();
+        cache.get_or_load_many(&["a", "b"], load).await.unwrap();
+        caches.push((kind, cache));
+    }
+    // Past the threshold on both kinds of server (memcached's clock has ticked at
+    // least three times; the classic path counts on a second less than it reckons),
+    // well before expiry.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    for (kind, cache) in caches {
+        version.store(2, Ordering::SeqCst);
+        let got = cache.get_or_load_many(&["a", "b"], load).await.unwrap();
+        assert_eq!(
+            got,
+            [Some("a v2".to_string()), Some("b v2".to_string())],
+            "{kind}"
+        );
+        let m = cache.metrics();
+        assert_eq!((m.early_refreshes, m.misses), (2, 2), "{kind}: {m:?}");
+        // Refreshed: the next read is a hit of the new values.
+        version.store(3, Ordering::SeqCst);
+        let got = cache.get_or_load_many(&["a", "b"], load).await.unwrap();
+        assert_eq!(
+            got,
+            [Some("a v2".to_string()), Some("b v2".to_string())],
+            "{kind}"
+        );
+        assert_eq!(cache.metrics().hits, 2, "{kind}");
+    }
+}

@@ -6,6 +6,7 @@ mod server;
 
 mod bounds;
 mod cache;
+mod cache_followers;
 mod cancel;
 mod classic;
 mod decoder_splits;

@@ -1,100 +1,128 @@
-//! Starts a real twemproxy (`nutcracker`) in front of servers, for a test, and stops it
-//! on drop. Like the memcached harness, a missing nutcracker fails the test with the
-//! command that installs it.
+//! Starts a real twemproxy (`nutcracker`) in front of a test's memcached servers, and
+//! stops it on drop.
+//!
+//! twemproxy speaks only the classic text commands: it passes `version` through (so a
+//! client that trusts the version string takes it for a meta server), and closes the
+//! client's connection on any command it cannot parse (`mn`, `mg`, a negative expiry).
+//! Tests of how the client copes with that need the real proxy, not an imitation.
+//!
+//! Each [`Nutcracker`] is its own process, with its own configuration file in a fresh
+//! temporary directory, listening on a free loopback port (and its stats on another).
+//! If `nutcracker` is not installed this panics with the command that installs it.
 
 #![allow(dead_code)] // each including crate uses a different part
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "nutcracker (twemproxy) is not installed. Install it with \
+pub const INSTALL_HINT: &str = "nutcracker (twemproxy) is not installed. Install it with \
      `apt-get update && apt-get install -y nutcracker` (or run ./scripts/test, which does).";
 
 /// A running nutcracker, killed on drop.
 pub struct Nutcracker {
     child: Child,
-    /// `127.0.0.1:<port>`, where clients connect.
+    /// `127.0.0.1:<port>`: where clients connect.
     pub addr: String,
     dir: PathBuf,
 }
 
 impl Nutcracker {
-    /// A pool of `servers` (`host:port:weight` lines) with the given `distribution` and
-    /// `hash`, listening on a free loopback port. Servers are never ejected.
-    pub fn start(servers: &[String], distribution: &str, hash: &str) -> Nutcracker {
-        Self::start_with(servers, distribution, hash, &[])
+    /// A proxy to the memcached at `upstream` (`127.0.0.1:<port>`).
+    pub fn start(upstream: &str) -> Nutcracker {
+        Self::start_pool(&[format!("{upstream}:1")], "ketama", "fnv1a_64", &[])
     }
 
-    /// Like [`start`](Self::start), with extra pool settings (`"auto_eject_hosts: true"`).
-    pub fn start_with(
+    /// A pool of `servers` (`host:port:weight` lines) with the given `distribution` and
+    /// `hash`, and extra pool settings (`"auto_eject_hosts: true"`). Without them,
+    /// servers are never ejected.
+    pub fn start_pool(
         servers: &[String],
         distribution: &str,
         hash: &str,
         extra: &[&str],
     ) -> Nutcracker {
+        for _ in 0..10 {
+            if let Some(proxy) = Self::try_start(servers, distribution, hash, extra) {
+                return proxy;
+            }
+        }
+        panic!("nutcracker did not start on a free port after 10 attempts");
+    }
+
+    fn try_start(
+        servers: &[String],
+        distribution: &str,
+        hash: &str,
+        extra: &[&str],
+    ) -> Option<Nutcracker> {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "mcaside-nutcracker-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for _ in 0..10 {
-            let (port, stats) = (free_port(), free_port());
-            let mut conf = format!(
-                "pool:\n  listen: 127.0.0.1:{port}\n  hash: {hash}\n  distribution: {distribution}\n  \
-                 timeout: 2000\n  preconnect: false\n"
-            );
-            for line in extra {
-                conf += &format!("  {line}\n");
-            }
-            conf += "  servers:\n";
-            for s in servers {
-                conf += &format!("   - {s}\n");
-            }
-            let path = dir.join("nutcracker.yml");
-            std::fs::write(&path, conf).unwrap();
-            let child = match Command::new(binary())
-                .args([
-                    "-c",
-                    path.to_str().unwrap(),
-                    "-s",
-                    &stats.to_string(),
-                    "-a",
-                    "127.0.0.1",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-                Err(e) => panic!("could not start nutcracker: {e}"),
-            };
-            let mut proxy = Nutcracker {
-                child,
-                addr: format!("127.0.0.1:{port}"),
-                dir: dir.clone(),
-            };
-            if proxy.wait_ready() {
-                return proxy;
-            }
+        std::fs::create_dir_all(&dir).expect("create nutcracker's directory");
+        let (port, stats) = (free_port(), free_port());
+        let conf = dir.join("nutcracker.yml");
+        // Fail a request the server does not answer within 5 s instead of hanging.
+        let mut yaml = format!(
+            "mcaside:\n  listen: 127.0.0.1:{port}\n  hash: {hash}\n  distribution: {distribution}\n  \
+             timeout: 5000\n  redis: false\n"
+        );
+        if !extra.iter().any(|e| e.starts_with("auto_eject_hosts")) {
+            yaml += "  auto_eject_hosts: false\n";
         }
-        panic!("nutcracker did not start after 10 attempts");
+        for line in extra {
+            yaml += &format!("  {line}\n");
+        }
+        yaml += "  servers:\n";
+        for s in servers {
+            yaml += &format!("   - {s}\n");
+        }
+        std::fs::write(&conf, yaml).expect("write nutcracker's configuration");
+        let mut cmd = Command::new(binary());
+        cmd.arg("-c")
+            .arg(&conf)
+            .args(["-s", &stats.to_string(), "-a", "127.0.0.1"])
+            .arg("-o")
+            .arg(dir.join("nutcracker.log"))
+            .arg("-p")
+            .arg(dir.join("nutcracker.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+            Err(e) => panic!("could not start nutcracker: {e}"),
+        };
+        let mut proxy = Nutcracker {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+        };
+        proxy.wait_ready().then_some(proxy)
     }
 
+    /// Waits until a `version` sent through the proxy comes back from memcached.
     fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false; // exited: most likely a port was taken
             }
-            if TcpStream::connect(&self.addr).is_ok() {
-                return true;
+            if let Ok(mut s) = TcpStream::connect(&self.addr) {
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = [0u8; 64];
+                if s.write_all(b"version\r\n").is_ok()
+                    && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"VERSION "))
+                {
+                    return true;
+                }
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -110,16 +138,22 @@ impl Drop for Nutcracker {
     }
 }
 
+/// `nutcracker` from `$NUTCRACKER`, else from PATH, /usr/sbin or /usr/bin (Debian puts
+/// it in /usr/sbin, which is not on every user's PATH).
 fn binary() -> PathBuf {
-    for p in ["/usr/sbin/nutcracker", "/usr/bin/nutcracker"] {
-        if std::path::Path::new(p).is_file() {
-            return p.into();
-        }
+    if let Some(p) = std::env::var_os("NUTCRACKER") {
+        return p.into();
     }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("nutcracker"))
+    let in_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("nutcracker"))
+            .find(|p| p.is_file())
+    });
+    in_path
+        .or_else(|| {
+            ["/usr/sbin/nutcracker", "/usr/bin/nutcracker"]
+                .iter()
+                .map(PathBuf::from)
                 .find(|p| p.is_file())
         })
         .unwrap_or_else(|| panic!("{INSTALL_HINT}"))
