@@ -14,15 +14,25 @@
 //! by `tests/placement.rs`, which stores keys through them into real servers and asks
 //! each server what it holds.
 
+mod health;
 mod ketama;
 mod md5;
 mod murmur3;
+mod policy;
+pub(crate) mod pool;
 mod rendezvous;
+pub(crate) mod router;
 mod server;
 
 pub use ketama::{Ketama, Ring};
+pub use policy::DeadServerPolicy;
 pub use rendezvous::Rendezvous;
-pub use server::{Server, ServerSpecError};
+pub use server::{Server, ToServer};
+
+/// A health record for a server that dies after `dead_after` failures in a row.
+pub(crate) fn health_for(dead_after: u32) -> health::Health {
+    health::Health::new(dead_after)
+}
 
 /// A built placement: the server for a key, as an index into the servers it was built
 /// over.
