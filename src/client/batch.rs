@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::BytesMut;
 
-use super::join::join_all;
 use super::gutter::Capped;
+use super::join::join_all;
 use super::{Client, ConnId, Route, unexpected};
 use crate::error::{Error, InputError, ProtocolError, Result, ServerError};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
@@ -116,7 +116,8 @@ impl MetaBatch<'_> {
     /// Adds an `mg`; returns its index in the outcomes.
     pub fn get(&mut self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Miss, |b| {
             meta::mg(b, key, &flags, &features)
@@ -131,7 +132,8 @@ impl MetaBatch<'_> {
         flags: &MetaSet,
     ) -> Result<usize> {
         let (features, limits) = (self.client.features(), *self.client.limits());
-        let flags = Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ms(b, key, value.as_ref(), &flags, &limits, &features)
@@ -141,7 +143,8 @@ impl MetaBatch<'_> {
     /// Adds an `md`; returns its index.
     pub fn delete(&mut self, key: impl AsRef<[u8]>, flags: &MetaDelete) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::md(b, key, &flags, &features)
@@ -151,7 +154,8 @@ impl MetaBatch<'_> {
     /// Adds an `ma`; returns its index.
     pub fn arith(&mut self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ma(b, key, &flags, &features)

@@ -14,8 +14,8 @@
 //! Either way every key is validated before anything is written, and the result has one
 //! entry per key asked, in order.
 
-use super::join::join_all;
 use super::gutter::Capped;
+use super::join::join_all;
 use super::{Client, ConnId, Item, Route, unexpected};
 use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};

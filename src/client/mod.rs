@@ -34,7 +34,9 @@ use crate::cluster::pool::Pool;
 use crate::cluster::router::{Cluster, Deadness, Member};
 use crate::cluster::{DeadServerPolicy, Distribution, Ketama, Server, ToServer};
 use crate::conn::{ConnConfig, Connection, ServerAddr};
-use crate::error::{ConfigError, ConnectError, ConnectStep, Error, InputError, ProtocolError, Result};
+use crate::error::{
+    ConfigError, ConnectError, ConnectStep, Error, InputError, ProtocolError, Result,
+};
 use crate::proto::identity::Stamp;
 use crate::proto::{Expect, Features, Limits, Reply, Version};
 
@@ -314,8 +316,8 @@ impl ClientBuilder {
         let all: Vec<Server> = servers.into_iter().chain(gutter).collect();
         let members = if all.len() == 1 {
             let server = all.into_iter().next().expect("one");
-            let pool = Pool::connect(server.addr().clone(), self.conn.clone(), self.connections)
-                .await?;
+            let pool =
+                Pool::connect(server.addr().clone(), self.conn.clone(), self.connections).await?;
             vec![member(server, pool, &self.dead, false)]
         } else {
             // All at once: a server that does not answer costs its connect timeout once,
@@ -343,7 +345,12 @@ impl ClientBuilder {
             }
             members
         };
-        let cluster = Cluster::new(members, regular, self.distribution.clone(), self.dead.clone());
+        let cluster = Cluster::new(
+            members,
+            regular,
+            self.distribution.clone(),
+            self.dead.clone(),
+        );
         let mut client = Client {
             inner: Arc::new(Inner {
                 cluster,
@@ -632,9 +639,10 @@ impl Client {
     /// Every connection of every server (the gutter's included).
     pub(crate) fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
         let members = self.inner.cluster.members();
-        members.iter().enumerate().flat_map(|(member, m)| {
-            (0..m.pool.len()).map(move |conn| ConnId { member, conn })
-        })
+        members
+            .iter()
+            .enumerate()
+            .flat_map(|(member, m)| (0..m.pool.len()).map(move |conn| ConnId { member, conn }))
     }
 
     /// The first connection of every server (the gutter's included): where a command

@@ -55,7 +55,10 @@ impl Health {
     }
 
     pub fn failed(&self) -> Verdict {
-        let n = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        let n = self
+            .failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         if n >= self.dead_after && !self.dead.swap(true, Ordering::AcqRel) {
             *self.since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
             return Verdict::Died;

@@ -124,9 +124,8 @@ impl Cluster {
     ) -> Cluster {
         let members = members.into_boxed_slice();
         let full = Table::new(&*distribution, &members, (0..regular).collect());
-        let gutter = (members.len() > regular).then(|| {
-            Table::new(&*distribution, &members, (regular..members.len()).collect())
-        });
+        let gutter = (members.len() > regular)
+            .then(|| Table::new(&*distribution, &members, (regular..members.len()).collect()));
         let max_gutter_ttl = match &dead.policy {
             DeadServerPolicy::Gutter { max_ttl, .. } => Some(*max_ttl),
             _ => None,
@@ -197,13 +196,15 @@ impl Cluster {
                     _ => Err(down()),
                 }
             }
-            DeadServerPolicy::Gutter { .. } => match s.gutter.as_ref().and_then(|g| g.locate(key)) {
-                Some(g) if !s.members[g].health.is_dead() => Ok(g),
-                Some(g) => Err(Error::ServerDown {
-                    server: s.members[g].server.addr().clone(),
-                }),
-                None => Err(down()),
-            },
+            DeadServerPolicy::Gutter { .. } => {
+                match s.gutter.as_ref().and_then(|g| g.locate(key)) {
+                    Some(g) if !s.members[g].health.is_dead() => Ok(g),
+                    Some(g) => Err(Error::ServerDown {
+                        server: s.members[g].server.addr().clone(),
+                    }),
+                    None => Err(down()),
+                }
+            }
             #[allow(unreachable_patterns)]
             _ => Err(down()),
         }
@@ -330,7 +331,9 @@ async fn probe(weak: Weak<Shared>) {
             s.probing.store(false, Ordering::Release);
             // A server that died between the check and the store would otherwise
             // go unprobed.
-            if s.members.iter().any(|m| m.health.is_dead()) && !s.probing.swap(true, Ordering::AcqRel) {
+            if s.members.iter().any(|m| m.health.is_dead())
+                && !s.probing.swap(true, Ordering::AcqRel)
+            {
                 continue;
             }
             return;

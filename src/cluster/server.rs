@@ -148,6 +148,11 @@ impl ToServer for &str {
         self.parse()
     }
 }
+impl ToServer for &&str {
+    fn to_server(self) -> Result<Server, Error> {
+        self.parse()
+    }
+}
 impl ToServer for String {
     fn to_server(self) -> Result<Server, Error> {
         self.parse()
@@ -215,7 +220,10 @@ mod tests {
             "h:99999",
         ] {
             assert!(
-                matches!(bad.parse::<Server>(), Err(Error::Input(InputError::BadAddress { .. }))),
+                matches!(
+                    bad.parse::<Server>(),
+                    Err(Error::Input(InputError::BadAddress { .. }))
+                ),
                 "{bad:?}"
             );
         }
