@@ -113,12 +113,18 @@ impl FromStr for Server {
         }
         // `host:port` or `host:port:weight`; an IPv6 host must be in brackets so that
         // its colons are not read as separators.
+        // What is wrong with a spelling that is neither: the address parser's reason
+        // ("no port", ...) when it has one.
+        let refused = || match s.parse::<ServerAddr>() {
+            Err(e) => Error::from(e),
+            Ok(_) => bad(s, HOST_PORT),
+        };
         let (addr, weight) = match split_host_port(s) {
             Some(_) => (s.to_owned(), 1),
             None => {
-                let (rest, weight) = s.rsplit_once(':').ok_or_else(|| bad(s, HOST_PORT))?;
-                let weight: u32 = weight.parse().map_err(|_| bad(s, HOST_PORT))?;
-                split_host_port(rest).ok_or_else(|| bad(s, HOST_PORT))?;
+                let (rest, weight) = s.rsplit_once(':').ok_or_else(refused)?;
+                let weight: u32 = weight.parse().map_err(|_| refused())?;
+                split_host_port(rest).ok_or_else(refused)?;
                 (rest.to_owned(), weight)
             }
         };
