@@ -1,4 +1,10 @@
-//! Many servers: which server a key lives on.
+//! Many servers: which server a key lives on, and what happens when one dies.
+//!
+//! A [`Client`](crate::Client) built with
+//! [`connect_cluster`](crate::ClientBuilder::connect_cluster) keeps a small pool of
+//! connections per server, routes every key to its server, splits multi-key calls per
+//! server, and marks servers dead and alive again (see [`DeadServerPolicy`]). This
+//! module holds the placement, the server list and the routing behind it.
 //!
 //! Every client of a memcached fleet must put each key on the same server, or each
 //! misses what the others stored and invalidations do not reach. So placement here is
