@@ -86,7 +86,9 @@ fn us(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 async fn run() {
-    let mut servers: Vec<server::Memcached> = (0..4).map(|_| server::Memcached::start_with(&["-t", "1"])).collect();
+    let mut servers: Vec<server::Memcached> = (0..4)
+        .map(|_| server::Memcached::start_with(&["-t", "1"]))
+        .collect();
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
     let client = Client::builder()
         .connections(1)
@@ -94,7 +96,10 @@ async fn run() {
         .await
         .unwrap();
     for i in 0..KEYS {
-        client.set(format!("key:{i}"), "v".repeat(100), Expiry::Never).await.unwrap();
+        client
+            .set(format!("key:{i}"), "v".repeat(100), Expiry::Never)
+            .await
+            .unwrap();
     }
     measure(&client, None, 0.5).await; // warm-up
     let before = measure(&client, None, 2.0).await;
