@@ -350,12 +350,8 @@ async fn the_cache_over_a_dead_server_loads_uncached() {
     let cache = Cache::builder(client.clone(), "dead", StringCodec)
         .build()
         .unwrap();
-    cache
-        .get_or_load("warm", || async {
-            Ok::<_, std::io::Error>(Some("w".into()))
-        })
-        .await
-        .unwrap();
+    // The namespace version first (its server must stay up).
+    cache.wire_key("x").await.unwrap();
     let version_server = client.server_for(b"dead#v").unwrap().to_string();
     let victim = servers
         .iter()
@@ -372,6 +368,23 @@ async fn the_cache_over_a_dead_server_loads_uncached() {
         }
     }
     let key = key.unwrap();
+    // A key on a live server, cached before the other one dies.
+    let mut warm = None;
+    for n in 0.. {
+        let k = format!("warm{n}");
+        let wire = cache.wire_key(&k).await.unwrap();
+        if client.server_for(wire).unwrap().to_string() != victim_addr {
+            warm = Some(k);
+            break;
+        }
+    }
+    let warm = warm.unwrap();
+    cache
+        .get_or_load(&warm, || async {
+            Ok::<_, std::io::Error>(Some("w".into()))
+        })
+        .await
+        .unwrap();
     drop(servers.remove(victim));
     let loads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let load = || {
@@ -397,12 +410,9 @@ async fn the_cache_over_a_dead_server_loads_uncached() {
     );
     assert!(cache.metrics().uncached >= 3);
     let rows = cache
-        .get_or_load_many(
-            &[key.clone(), "warm".into()],
-            |ks: Vec<String>| async move {
-                Ok::<_, std::io::Error>(ks.iter().map(|_| Some("bulk".to_string())).collect())
-            },
-        )
+        .get_or_load_many(&[key.clone(), warm.clone()], |ks: Vec<String>| async move {
+            Ok::<_, std::io::Error>(ks.iter().map(|_| Some("bulk".to_string())).collect())
+        })
         .await
         .unwrap();
     assert_eq!(
