@@ -65,6 +65,14 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
+    /// The server this request's key lives on is marked dead (after consecutive
+    /// failures; see [`DeadServerPolicy`](crate::cluster::DeadServerPolicy)): the
+    /// request failed at once and nothing was sent, until a probe finds the server
+    /// answering again.
+    ServerDown {
+        /// The server, as configured.
+        server: ServerAddr,
+    },
     /// The connection's queue of unsent bytes stayed over its budget
     /// (`ClientBuilder::write_budget`) for the whole request timeout: the server is not
     /// taking what is sent to it. Nothing of this request was sent.
@@ -100,6 +108,10 @@ impl fmt::Display for Error {
                 f,
                 "reply carries a {len}-byte value, the limit is {max} (skipped; connection kept)"
             ),
+            Error::ServerDown { server } => write!(
+                f,
+                "server {server} is marked dead: failing at once until it answers again"
+            ),
             Error::QueueFull => f.write_str(
                 "the connection's write queue stayed full for the whole request timeout (nothing sent)",
             ),
@@ -118,6 +130,7 @@ impl std::error::Error for Error {
             Error::Input(_) | Error::Server(_) | Error::Protocol(_) => None,
             Error::Config(_) | Error::Auth(_) => None,
             Error::Timeout | Error::Closed | Error::ValueTooLarge { .. } | Error::QueueFull => None,
+            Error::ServerDown { .. } => None,
         }
     }
 }
@@ -459,6 +472,24 @@ pub enum ConfigError {
     BadUser,
     /// A password that is empty or has a space or a control character.
     BadPassword,
+    /// A cluster of no servers.
+    NoServers,
+    /// The same server twice in a cluster (or in the cluster and its gutter): it would
+    /// take twice its share of the keys.
+    DuplicateServer {
+        /// The server, as given.
+        server: String,
+    },
+    /// A server of weight 0, which would take no keys.
+    ZeroWeight {
+        /// The server, as given.
+        server: String,
+    },
+    /// A setting out of its range.
+    OutOfRange {
+        /// Which setting, and its range.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -472,6 +503,14 @@ impl fmt::Display for ConfigError {
             ConfigError::BadUser => f.write_str(
                 "user name must be non-empty, without spaces, control characters or ':'",
             ),
+            ConfigError::NoServers => f.write_str("no servers given"),
+            ConfigError::DuplicateServer { server } => {
+                write!(f, "server {server} is given twice")
+            }
+            ConfigError::ZeroWeight { server } => {
+                write!(f, "server {server} has weight 0 (it would take no keys)")
+            }
+            ConfigError::OutOfRange { what } => write!(f, "out of range: {what}"),
             ConfigError::BadPassword => {
                 f.write_str("password must be non-empty, without spaces or control characters")
             }

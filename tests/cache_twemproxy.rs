@@ -205,3 +205,111 @@ fn a_missing_nutcracker_fails_with_install_instructions() {
     assert!(!out.status.success(), "the inner run must fail:\n{text}");
     assert!(text.contains("apt-get install -y nutcracker"), "{text}");
 }
+
+/// Twemproxy in front of three servers (ketama, md5), used as one server: the client
+/// finds it classic by itself, and the cache-aside layer's guarantees hold through it:
+/// a herd of callers from several clients (as several processes would be) costs one
+/// load per key, and a fill that raced with an invalidation is refused (the classic
+/// lease: `add`, `gets`, `cas`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stampede_and_stale_set_protection_hold_through_twemproxy_over_three_servers() {
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let specs: Vec<String> = servers.iter().map(|s| format!("{}:1", s.addr)).collect();
+    let proxy = Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
+    let clients: Vec<Client> =
+        mcaside::join_all((0..4).map(|_| Client::connect(proxy.addr.as_str())))
+            .await
+            .into_iter()
+            .map(|c| c.expect("connect through twemproxy"))
+            .collect();
+    assert!(clients.iter().all(|c| !c.features().has(Feature::Meta)));
+    let caches: Vec<Cache<StringCodec>> = clients.iter().map(|c| strict(c, "herd")).collect();
+
+    // A herd: 4 clients × 50 tasks ask for each of 10 cold keys at once.
+    let loads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for cache in &caches {
+        for t in 0..50 {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                for k in 0..10 {
+                    let key = format!("user:{}", (k + t) % 10);
+                    let (loads, name) = (loads.clone(), key.clone());
+                    let row = cache
+                        .get_or_load(&key, || async move {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok::<_, std::io::Error>(Some(format!("row of {name}")))
+                        })
+                        .await
+                        .unwrap();
+                    assert!(row.unwrap().starts_with("row of user:"));
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        10,
+        "one load per key for 2,000 calls"
+    );
+    // The keys went to all three servers, as twemproxy placed them.
+    let direct: Vec<Client> =
+        mcaside::join_all(servers.iter().map(|s| Client::connect(s.addr.as_str())))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    let wire = caches[0].wire_key("user:0").await.unwrap();
+    let on: usize = mcaside::join_all(direct.iter().map(|c| c.get(&wire)))
+        .await
+        .into_iter()
+        .filter(|g| matches!(g, Ok(Some(_))))
+        .count();
+    assert_eq!(on, 1);
+
+    // A stale set: a reader loads the old row, the writer commits and invalidates while
+    // it loads; its fill must be refused, so the next read loads the new row.
+    let (reader, writer) = (caches[0].clone(), caches[1].clone());
+    let db = Arc::new(std::sync::Mutex::new("old".to_string()));
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let db_reader = db.clone();
+    let slow_read = tokio::spawn(async move {
+        reader
+            .get_or_load("account:7", || async move {
+                let seen = db_reader.lock().unwrap().clone();
+                started_tx.send(()).unwrap();
+                release_rx.await.unwrap();
+                Ok::<_, std::io::Error>(Some(seen))
+            })
+            .await
+            .unwrap()
+    });
+    started_rx.await.unwrap();
+    let db_writer = db.clone();
+    writer
+        .write("account:7", || async move {
+            *db_writer.lock().unwrap() = "new".into();
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+    release_tx.send(()).unwrap();
+    assert_eq!(
+        slow_read.await.unwrap().as_deref(),
+        Some("old"),
+        "it read before the write"
+    );
+    let fresh = caches[2]
+        .get_or_load("account:7", || async {
+            Ok::<_, std::io::Error>(Some("new".to_string()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(fresh.as_deref(), Some("new"), "the stale fill was refused");
+    assert_eq!(caches[0].metrics().fills_refused, 1);
+}

@@ -416,3 +416,75 @@ fn raw_sends_escapes_verbatim() {
     let o = mcaside(&server, &["raw", r"set k 0 0 3\r\na\0b", "get k"]);
     assert_eq!(o.stdout, b"STORED\r\nVALUE k 0 3\r\na\0b\r\nEND\r\n");
 }
+
+/// `mcaside route`: one line per key, the server exactly as given; no connection made.
+#[test]
+fn route_prints_each_keys_server_as_given() {
+    use mcaside::cluster::{self, Ketama, Rendezvous, Server};
+    // Nothing listens on these: route does not connect.
+    let given = [
+        "10.255.0.1:11211",
+        "cache-b.internal:11212:2",
+        "[::1]:11213",
+    ];
+    let keys: Vec<String> = (0..200).map(|i| format!("user:{i}")).collect();
+    let parsed: Vec<Server> = given.iter().map(|s| s.parse().unwrap()).collect();
+    for (name, dist) in [
+        ("ketama", &Ketama as &dyn cluster::Distribution),
+        ("rendezvous", &Rendezvous),
+    ] {
+        let mut args: Vec<&str> = Vec::new();
+        for g in &given {
+            args.extend(["--server", g]);
+        }
+        args.extend(["--distribution", name, "route"]);
+        args.extend(keys.iter().map(String::as_str));
+        let o = Command::new(env!("CARGO_BIN_EXE_mcaside"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), keys.len());
+        for (k, line) in keys.iter().zip(lines) {
+            let want = given[cluster::locate(dist, &parsed, k.as_bytes())];
+            assert_eq!(line, format!("{k}\t{want}"), "{name}");
+        }
+    }
+}
+
+/// Every other subcommand takes several servers: the key goes to its server.
+#[test]
+fn several_servers_place_each_key() {
+    let servers = [Memcached::start(), Memcached::start(), Memcached::start()];
+    let mut common: Vec<&str> = Vec::new();
+    for s in &servers {
+        common.extend(["--server", s.addr.as_str()]);
+    }
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mcaside"))
+            .args(&common)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for i in 0..30 {
+        let key = format!("k{i}");
+        assert!(run(&["set", &key, "v"]).status.success());
+        let route = stdout(&run(&["route", &key]));
+        let holder = route.trim().split('\t').nth(1).unwrap().to_owned();
+        for s in &servers {
+            let here = mcaside(s, &["get", &key]);
+            assert_eq!(
+                here.status.success(),
+                s.addr == holder,
+                "{key} on {}",
+                s.addr
+            );
+        }
+        assert_eq!(stdout(&run(&["get", &key])), "v");
+    }
+    let stats = stdout(&run(&["stats"]));
+    assert_eq!(stats.matches("--- 127.0.0.1:").count(), 3, "{stats}");
+}

@@ -269,3 +269,23 @@ async fn a_restarted_server_gets_a_new_handshake_and_login() {
     assert_eq!(&c.get("after").await.unwrap().unwrap().value[..], b"2");
     assert!(c.get("before").await.unwrap().is_none(), "a new server");
 }
+
+/// TLS works for every server of a cluster: each one's connections handshake, and
+/// keys land on both.
+#[tokio::test]
+async fn every_server_of_a_cluster_over_tls() {
+    let certs = Certs::new();
+    let a = tls_server(&certs);
+    let b = tls_server(&certs);
+    let c = Client::builder()
+        .tls(trusting(&certs))
+        .connect_cluster([a.addr.as_str(), b.addr.as_str()])
+        .await
+        .expect("TLS to both servers");
+    for i in 0..50 {
+        let k = format!("k{i}");
+        c.set(&k, &k, Expiry::Never).await.unwrap();
+        assert_eq!(c.get(&k).await.unwrap().unwrap().value, k.as_bytes());
+    }
+    assert!(a.stat("curr_items") > 0 && b.stat("curr_items") > 0);
+}

@@ -97,7 +97,29 @@ impl<C: Codec> Cache<C> {
             return Ok(Vec::new());
         }
         let inner = &*self.inner;
-        let version = inner.namespace_version().await?;
+        let version = match inner.namespace_version().await {
+            Ok(v) => v,
+            // The namespace's version lives on a dead server: every key is loaded, and
+            // nothing cached.
+            Err(CacheError::Memcached(e)) if inner.loads_uncached(&e) => {
+                Counters::add(&inner.counters.uncached, keys.len() as u64);
+                Counters::add(&inner.counters.loads, keys.len() as u64);
+                let rows = loader(keys.to_vec())
+                    .await
+                    .map_err(|e| CacheError::Load(std::sync::Arc::from(e.into())))?;
+                if rows.len() != keys.len() {
+                    return Err(CacheError::Load(std::sync::Arc::from(BoxError::from(
+                        format!(
+                            "the batch loader returned {} rows for {} keys",
+                            rows.len(),
+                            keys.len()
+                        ),
+                    ))));
+                }
+                return Ok(rows);
+            }
+            Err(e) => return Err(e),
+        };
         let wires: Vec<String> = keys
             .iter()
             .map(|k| keys::wire_key(&inner.namespace, version, k.as_ref()))
@@ -157,6 +179,23 @@ impl<C: Codec> Cache<C> {
                     break;
                 }
                 Counters::add(&inner.counters.lease_waits, pending.len() as u64);
+            }
+            // Keys whose server is marked dead cannot be read or leased: loaded with
+            // the rest, and not stored.
+            if inner.config.on_server_down == super::OnServerDown::LoadUncached {
+                let (down, up): (Vec<&str>, Vec<&str>) = pending
+                    .iter()
+                    .partition(|w| inner.client.server_for(w).is_err());
+                Counters::add(&inner.counters.uncached, down.len() as u64);
+                to_load.extend(down.into_iter().map(|wire| ToLoad {
+                    wire,
+                    cas: None,
+                    previous: None,
+                }));
+                pending = up;
+                if pending.is_empty() {
+                    break;
+                }
             }
             let mut early = Vec::new();
             let read = if inner.meta {

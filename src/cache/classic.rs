@@ -45,7 +45,7 @@ impl<C: Codec> Inner<C> {
         loop {
             let item = match self.client.gets(wire).await {
                 Ok(item) => item,
-                Err(e) => return fail(e.into()),
+                Err(e) => return self.on_read_error(e, loader).await,
             };
             let lease = match item {
                 Some(item) => match self.open(item.value.clone(), item.flags) {

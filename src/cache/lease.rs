@@ -51,7 +51,7 @@ impl<C: Codec> Inner<C> {
         loop {
             let r = match self.client.meta_get(wire, &flags).await {
                 Ok(r) => r,
-                Err(e) => return fail(e.into()),
+                Err(e) => return self.on_read_error(e, loader).await,
             };
             let stored = match (r.code, r.value) {
                 (MetaCode::Value, Some(data)) => {

@@ -32,6 +32,9 @@ pub struct Metrics {
     pub invalidations: u64,
     /// Errors returned to callers.
     pub errors: u64,
+    /// Rows loaded and returned without caching, because their key's server was
+    /// marked dead ([`OnServerDown::LoadUncached`](super::OnServerDown)).
+    pub uncached: u64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +51,7 @@ pub(crate) struct Counters {
     pub early_refreshes: AtomicU64,
     pub invalidations: AtomicU64,
     pub errors: AtomicU64,
+    pub uncached: AtomicU64,
 }
 
 impl Counters {
@@ -70,6 +74,7 @@ impl Counters {
             early_refreshes: r(&self.early_refreshes),
             invalidations: r(&self.invalidations),
             errors: r(&self.errors),
+            uncached: r(&self.uncached),
         }
     }
 }

@@ -134,6 +134,20 @@ pub enum OnWaitTimeout {
     Fail,
 }
 
+/// What a caller does when its key's memcached server is marked dead (see
+/// [`DeadServerPolicy`](crate::cluster::DeadServerPolicy)): the cache cannot be read
+/// or filled for that key until the server is back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnServerDown {
+    /// Run the loader and return its row without caching it (counted in
+    /// [`Metrics::uncached`]): the database takes that key's reads meanwhile.
+    #[default]
+    LoadUncached,
+    /// Return the error ([`CacheError::Memcached`] with [`crate::Error::ServerDown`]).
+    Fail,
+}
+
 /// The settings of a [`Cache`].
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -143,6 +157,7 @@ pub(crate) struct Config {
     pub lease_ttl: Duration,
     pub max_wait: Duration,
     pub on_wait_timeout: OnWaitTimeout,
+    pub on_server_down: OnServerDown,
     pub serve_stale: Option<Duration>,
     pub stale_if_error: bool,
     pub early_refresh: Option<Duration>,
@@ -208,6 +223,7 @@ impl<C: Codec> Cache<C> {
                 lease_ttl: Duration::from_secs(10),
                 max_wait: Duration::from_secs(2),
                 on_wait_timeout: OnWaitTimeout::default(),
+                on_server_down: OnServerDown::default(),
                 serve_stale: None,
                 stale_if_error: false,
                 early_refresh: None,
@@ -254,7 +270,20 @@ impl<C: Codec> Cache<C> {
     {
         let inner = &*self.inner;
         let result = async {
-            let version = inner.namespace_version().await?;
+            let version = match inner.namespace_version().await {
+                Ok(v) => v,
+                // The namespace's version lives on a dead server: no key of the
+                // namespace can be read now.
+                Err(CacheError::Memcached(e)) if inner.loads_uncached(&e) => {
+                    Counters::add(&inner.counters.uncached, 1);
+                    let loaded = inner.load_without_storing(loader).await;
+                    return match loaded.own {
+                        Some(own) => Ok(own),
+                        None => inner.decode(loaded.shared?),
+                    };
+                }
+                Err(e) => return Err(e),
+            };
             let wire = keys::wire_key(&inner.namespace, version, key.as_ref());
             inner.get_or_load_wire(&wire, loader).await
         }
@@ -277,6 +306,13 @@ impl<C: Codec> CacheBuilder<C> {
     /// keys loaded together do not expire together. Default 0.1.
     pub fn ttl_jitter(mut self, jitter: f64) -> Self {
         self.config.jitter = jitter.clamp(0.0, 10.0);
+        self
+    }
+
+    /// What a caller does when its key's server is marked dead. Default: load the row
+    /// and return it uncached ([`OnServerDown::LoadUncached`]).
+    pub fn on_server_down(mut self, then: OnServerDown) -> Self {
+        self.config.on_server_down = then;
         self
     }
 
@@ -507,19 +543,53 @@ impl<C: Codec> Inner<C> {
                 shared: Err(CacheError::WaitTimeout),
                 own: None,
             },
-            OnWaitTimeout::LoadWithoutStoring => {
-                let (row, took) = self.load(loader).await;
-                match row.and_then(|row| self.seal(&row, took).map(|(_, found, _)| (row, found))) {
-                    Ok((row, found)) => Loaded {
-                        shared: Ok(found),
-                        own: Some(row),
-                    },
-                    Err(e) => Loaded {
-                        shared: Err(e),
-                        own: None,
-                    },
-                }
-            }
+            OnWaitTimeout::LoadWithoutStoring => self.load_without_storing(loader).await,
+        }
+    }
+
+    /// What a caller does when memcached could not be read for its key: on a server
+    /// marked dead, load without caching (unless configured to fail); any other
+    /// failure is returned.
+    pub(crate) async fn on_read_error<F, Fut, E>(
+        &self,
+        e: crate::Error,
+        loader: F,
+    ) -> Loaded<C::Value>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        if self.loads_uncached(&e) {
+            Counters::add(&self.counters.uncached, 1);
+            return self.load_without_storing(loader).await;
+        }
+        lease::fail(e.into())
+    }
+
+    /// True if `e` says the key's server is marked dead and the row is to be loaded
+    /// without caching.
+    pub(crate) fn loads_uncached(&self, e: &crate::Error) -> bool {
+        matches!(e, crate::Error::ServerDown { .. })
+            && self.config.on_server_down == OnServerDown::LoadUncached
+    }
+
+    async fn load_without_storing<F, Fut, E>(&self, loader: F) -> Loaded<C::Value>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<C::Value>, E>>,
+        E: Into<BoxError>,
+    {
+        let (row, took) = self.load(loader).await;
+        match row.and_then(|row| self.seal(&row, took).map(|(_, found, _)| (row, found))) {
+            Ok((row, found)) => Loaded {
+                shared: Ok(found),
+                own: Some(row),
+            },
+            Err(e) => Loaded {
+                shared: Err(e),
+                own: None,
+            },
         }
     }
 }

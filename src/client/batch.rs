@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::BytesMut;
 
+use super::gutter::Capped;
 use super::join::join_all;
-use super::{Client, Route, unexpected};
+use super::{Client, ConnId, Route, unexpected};
 use crate::error::{Error, InputError, ProtocolError, Result, ServerError};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
 use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply};
@@ -77,8 +78,8 @@ impl BatchOutcome {
 #[derive(Debug)]
 pub struct MetaBatch<'c> {
     client: &'c Client,
-    /// One part per connection of the pool; empty for connections no key maps to.
-    parts: Vec<Part>,
+    /// One part per connection a key maps to, in the order first used.
+    parts: Vec<(ConnId, Part)>,
     len: usize,
 }
 
@@ -105,7 +106,7 @@ impl Client {
     pub fn meta_batch(&self) -> MetaBatch<'_> {
         MetaBatch {
             client: self,
-            parts: (0..self.pool().len()).map(|_| Part::default()).collect(),
+            parts: Vec::new(),
             len: 0,
         }
     }
@@ -115,7 +116,8 @@ impl MetaBatch<'_> {
     /// Adds an `mg`; returns its index in the outcomes.
     pub fn get(&mut self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?;
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Miss, |b| {
             meta::mg(b, key, &flags, &features)
@@ -130,7 +132,8 @@ impl MetaBatch<'_> {
         flags: &MetaSet,
     ) -> Result<usize> {
         let (features, limits) = (self.client.features(), *self.client.limits());
-        let flags = Self::untokened(flags.opaque, *flags)?;
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ms(b, key, value.as_ref(), &flags, &limits, &features)
@@ -140,7 +143,8 @@ impl MetaBatch<'_> {
     /// Adds an `md`; returns its index.
     pub fn delete(&mut self, key: impl AsRef<[u8]>, flags: &MetaDelete) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?;
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::md(b, key, &flags, &features)
@@ -150,7 +154,8 @@ impl MetaBatch<'_> {
     /// Adds an `ma`; returns its index.
     pub fn arith(&mut self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<usize> {
         let features = self.client.features();
-        let flags = Self::untokened(flags.opaque, *flags)?;
+        let flags =
+            Self::untokened(flags.opaque, *flags)?.capped(self.client.ttl_cap(key.as_ref()));
         let key = key.as_ref();
         self.push(key, flags.quiet, MetaCode::Header, |b| {
             meta::ma(b, key, &flags, &features)
@@ -171,9 +176,8 @@ impl MetaBatch<'_> {
     /// outcome per request, in the order they were added.
     pub async fn send(self) -> Result<Vec<BatchOutcome>> {
         let MetaBatch { client, parts, len } = self;
-        let parts: Vec<(usize, Part)> = parts
+        let parts: Vec<(ConnId, Part)> = parts
             .into_iter()
-            .enumerate()
             .filter(|(_, p)| !p.requests.is_empty())
             .collect();
         let bases: Vec<AtomicU32> = parts.iter().map(|_| AtomicU32::new(0)).collect();
@@ -246,7 +250,15 @@ impl MetaBatch<'_> {
         silent: MetaCode,
         encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
     ) -> Result<usize> {
-        let part = &mut self.parts[self.client.pool().index_of(key)];
+        let id = self.client.conn_for_key(key)?;
+        let at = match self.parts.iter().position(|(p, _)| *p == id) {
+            Some(at) => at,
+            None => {
+                self.parts.push((id, Part::default()));
+                self.parts.len() - 1
+            }
+        };
+        let part = &mut self.parts[at].1;
         let start = part.buf.len();
         encode(&mut part.buf)?;
         // The command line ends at the first `\r\n`: keys, flags and tokens never hold one.

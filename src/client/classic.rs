@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::gutter::Capped;
 use super::{CasOutcome, Client, Item, Route, Stats, StoreOptions, unexpected};
 use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
@@ -63,6 +64,7 @@ impl Client {
 
     async fn get_one(&self, kind: GetKind, key: &[u8]) -> Result<Option<Item>> {
         let route = Route::Key(key);
+        let kind = kind.capped(self.ttl_cap(key));
         if !self.features().has(Feature::Meta) {
             return match self
                 .call_with(route, kind.verb(), 1, |conn, must_send| {
@@ -210,9 +212,13 @@ impl Client {
         verb: StoreVerb,
         key: &[u8],
         value: &[u8],
-        o: StoreOptions,
+        mut o: StoreOptions,
     ) -> Result<Status> {
         let (route, limits, features) = (Route::Key(key), *self.limits(), self.features());
+        // Append and prepend keep the item's expiry, which was capped when it was set.
+        if !matches!(verb, StoreVerb::Append | StoreVerb::Prepend) {
+            o.expiry = o.expiry.capped(self.ttl_cap(key));
+        }
         if features.has(Feature::Meta) {
             let flags = meta_set_flags(verb, o);
             let reply = self
@@ -293,7 +299,8 @@ impl Client {
 
     /// `touch`: set a new expiry without fetching. `true` if the item existed.
     pub async fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<bool> {
-        let (key, expiry) = (key.as_ref(), expiry.into());
+        let key = key.as_ref();
+        let expiry = expiry.into().capped(self.ttl_cap(key));
         match status(
             self.call(Route::Key(key), "touch", 1, Expect::Status, |b| {
                 encode::touch(b, key, expiry, false)
@@ -307,13 +314,13 @@ impl Client {
         }
     }
 
-    /// `flush_all [delay]`: invalidate every item on the server, now or after `delay`.
+    /// `flush_all [delay]`: invalidate every item on every server, now or after `delay`.
     pub async fn flush_all(&self, delay: Option<Duration>) -> Result<()> {
         self.ok("flush_all", |b| encode::flush_all(b, delay, false))
             .await
     }
 
-    /// `verbosity <level>`: the server's logging level.
+    /// `verbosity <level>`: the servers' logging level.
     pub async fn verbosity(&self, level: u32) -> Result<()> {
         self.ok("verbosity", |b| {
             encode::verbosity(b, level, false);
@@ -322,19 +329,25 @@ impl Client {
         .await
     }
 
+    /// Sends a command that answers `OK` to every server (the gutter's included), all
+    /// at once; the first failure is the result.
     async fn ok(
         &self,
         cmd: &'static str,
-        encode: impl FnOnce(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
+        encode: impl Fn(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
     ) -> Result<()> {
-        match status(
-            self.call(Route::Any, cmd, 0, Expect::Status, encode)
-                .await?,
-            cmd,
-        )? {
-            Status::Ok => Ok(()),
-            s => Err(unexpected(cmd, &Reply::Status(s))),
-        }
+        let encode = &encode;
+        let each = self.each_server().map(|id| async move {
+            match status(
+                self.call(Route::Conn(id), cmd, 0, Expect::Status, encode)
+                    .await?,
+                cmd,
+            )? {
+                Status::Ok => Ok(()),
+                s => Err(unexpected(cmd, &Reply::Status(s))),
+            }
+        });
+        super::join_all(each).await.into_iter().collect()
     }
 
     /// `version`: the server's version string, such as `1.6.18`.
@@ -360,6 +373,19 @@ impl Client {
         self.stats_inner(None).await
     }
 
+    /// `stats` of every server of the cluster (not the gutter's), in the order given:
+    /// each server's own figures, or why it could not tell. ([`stats`](Self::stats)
+    /// asks the first server that is not marked dead.)
+    pub async fn stats_each(&self) -> Vec<(crate::cluster::Server, Result<Stats>)> {
+        let regular = self.cluster().regular().len();
+        let each = (0..regular).map(|member| async move {
+            let id = super::ConnId { member, conn: 0 };
+            self.stats_on(Route::Conn(id), None).await
+        });
+        let found = super::join_all(each).await;
+        self.servers().cloned().zip(found).collect()
+    }
+
     /// `stats <group>`: a group of statistics (`settings`, `items`, `slabs`, `sizes`,
     /// `conns`). Groups that answer with something other than `STAT` lines (such as
     /// `reset`, `detail`) are not supported here.
@@ -368,8 +394,12 @@ impl Client {
     }
 
     async fn stats_inner(&self, group: Option<&str>) -> Result<Stats> {
+        self.stats_on(Route::Any, group).await
+    }
+
+    async fn stats_on(&self, route: Route<'_>, group: Option<&str>) -> Result<Stats> {
         match self
-            .call(Route::Any, "stats", 0, Expect::Stats, |b| {
+            .call(route, "stats", 0, Expect::Stats, |b| {
                 encode::stats(b, group)
             })
             .await?
@@ -387,8 +417,8 @@ impl Client {
     /// `quit`: ask the server to close the client's connections. The client reconnects
     /// for the next request.
     pub fn quit(&self) -> Result<()> {
-        for i in 0..self.pool().len() {
-            self.send(Route::Conn(i), "quit", |b| {
+        for id in self.connections() {
+            self.send(Route::Conn(id), "quit", |b| {
                 encode::quit(b);
                 Ok(())
             })?;

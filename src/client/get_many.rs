@@ -14,8 +14,9 @@
 //! Either way every key is validated before anything is written, and the result has one
 //! entry per key asked, in order.
 
+use super::gutter::Capped;
 use super::join::join_all;
-use super::{Client, Item, Route, unexpected};
+use super::{Client, ConnId, Item, Route, unexpected};
 use crate::error::{Error, ProtocolError, Result};
 use crate::proto::encode::{self, GetKind};
 use crate::proto::{Expect, Expiry, Reply, Value, check_key};
@@ -118,31 +119,39 @@ impl Client {
         for k in &keys {
             check_key(k.as_ref())?;
         }
-        let pool = self.pool();
-        if pool.len() == 1 {
-            return self.get_many_classic(0, kind, &keys).await;
-        }
-        // Each key goes on its own connection, as single-key requests do, so this read
-        // comes after any earlier write of the same key; the parts run concurrently.
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); pool.len()];
-        for (i, k) in keys.iter().enumerate() {
-            groups[pool.index_of(k.as_ref())].push(i);
-        }
-        let parts: Vec<(usize, Vec<&[u8]>)> = groups
+        // Each key goes on the connection a single-key request for it takes (its
+        // server's, and there the one it hashes to), so this read comes after any
+        // earlier write of the same key; the parts run concurrently, one request per
+        // connection touched.
+        let ids = keys
             .iter()
-            .enumerate()
-            .filter(|(_, g)| !g.is_empty())
-            .map(|(conn, g)| (conn, g.iter().map(|&i| keys[i].as_ref()).collect()))
+            .map(|k| self.conn_for_key(k.as_ref()))
+            .collect::<Result<Vec<ConnId>>>()?;
+        if ids.iter().all(|&id| id == ids[0]) {
+            let kind = kind.capped(self.cluster().ttl_cap(ids[0].member));
+            return self.get_many_classic(ids[0], kind, &keys).await;
+        }
+        let mut groups: Vec<(ConnId, Vec<usize>)> = Vec::new();
+        let mut slot: std::collections::HashMap<ConnId, usize> = std::collections::HashMap::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let g = *slot.entry(id).or_insert_with(|| {
+                groups.push((id, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
+        }
+        let parts: Vec<(ConnId, Vec<&[u8]>)> = groups
+            .iter()
+            .map(|(id, g)| (*id, g.iter().map(|&i| keys[i].as_ref()).collect()))
             .collect();
-        let results = join_all(
-            parts
-                .iter()
-                .map(|(conn, part)| self.get_many_classic(*conn, kind, part)),
-        )
+        let results = join_all(parts.iter().map(|(id, part)| {
+            let kind = kind.capped(self.cluster().ttl_cap(id.member));
+            self.get_many_classic(*id, kind, part)
+        }))
         .await;
         let mut out: Vec<Option<Item>> = vec![None; keys.len()];
-        for ((conn, _), result) in parts.iter().zip(results) {
-            for (&i, item) in groups[*conn].iter().zip(result?) {
+        for ((_, group), result) in groups.iter().zip(results) {
+            for (&i, item) in group.iter().zip(result?) {
                 out[i] = item;
             }
         }
@@ -151,7 +160,7 @@ impl Client {
 
     async fn get_many_classic<K: AsRef<[u8]>>(
         &self,
-        conn: usize,
+        conn: ConnId,
         kind: GetKind,
         keys: &[K],
     ) -> Result<Vec<Option<Item>>> {

@@ -10,6 +10,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::gutter::Capped;
 use super::{Client, Route, unexpected};
 use crate::error::{Error, InputError, Result};
 use crate::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque};
@@ -51,6 +52,7 @@ impl Client {
     /// ```
     pub async fn meta_get(&self, key: impl AsRef<[u8]>, flags: &MetaGet) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
+        let flags = &flags.capped(self.ttl_cap(key));
         let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
         self.meta_one(key, "mg", flags.quiet, MetaCode::Miss, ident, |b, o| {
             meta::mg(b, key, &flags.opaque(o), &features)
@@ -71,6 +73,7 @@ impl Client {
             self.features(),
             *self.limits(),
         );
+        let flags = &flags.capped(self.ttl_cap(key));
         let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
         self.meta_one(key, "ms", flags.quiet, MetaCode::Header, ident, |b, o| {
             meta::ms(b, key, value, &flags.opaque(o), &limits, &features)
@@ -85,6 +88,7 @@ impl Client {
         flags: &MetaDelete,
     ) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
+        let flags = &flags.capped(self.ttl_cap(key));
         let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
         self.meta_one(key, "md", flags.quiet, MetaCode::Header, ident, |b, o| {
             meta::md(b, key, &flags.opaque(o), &features)
@@ -96,6 +100,7 @@ impl Client {
     /// decimal; see [`MetaReply`]'s value.
     pub async fn meta_arith(&self, key: impl AsRef<[u8]>, flags: &MetaArith) -> Result<MetaReply> {
         let (key, features) = (key.as_ref(), self.features());
+        let flags = &flags.capped(self.ttl_cap(key));
         let ident = Ident::of(key, flags.opaque, flags.return_key, flags.base64_key);
         self.meta_one(key, "ma", flags.quiet, MetaCode::Header, ident, |b, o| {
             meta::ma(b, key, &flags.opaque(o), &features)

@@ -12,10 +12,10 @@
 pub mod batch;
 pub mod classic;
 pub mod get_many;
+mod gutter;
 mod join;
 pub mod meta;
 pub mod noreply;
-mod pool;
 mod types;
 
 use std::sync::Arc;
@@ -30,11 +30,15 @@ pub use meta::MetaDebugInfo;
 pub use noreply::NoReply;
 pub use types::{CasOutcome, Item, Stats, StoreOptions};
 
+use crate::cluster::pool::Pool;
+use crate::cluster::router::{Cluster, Deadness, Member};
+use crate::cluster::{DeadServerPolicy, Distribution, Ketama, Server, ToServer};
 use crate::conn::{ConnConfig, Connection, ServerAddr};
-use crate::error::{ConnectError, ConnectStep, Error, InputError, ProtocolError, Result};
+use crate::error::{
+    ConfigError, ConnectError, ConnectStep, Error, InputError, ProtocolError, Result,
+};
 use crate::proto::identity::Stamp;
 use crate::proto::{Expect, Features, Limits, Reply, Version};
-use pool::Pool;
 
 /// A memcached client. See the [crate docs](crate) for an example.
 #[derive(Clone, Debug)]
@@ -47,7 +51,7 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Inner {
-    pool: Pool,
+    cluster: Cluster,
     request_timeout: Option<Duration>,
     features: Features,
 }
@@ -55,12 +59,20 @@ struct Inner {
 /// Which connection a request takes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Route<'a> {
-    /// The connection this key hashes to.
+    /// The connection of the server this key lives on that the key hashes to.
     Key(&'a [u8]),
-    /// The connection at this index in the pool.
-    Conn(usize),
-    /// Any connection.
+    /// This connection.
+    Conn(ConnId),
+    /// Any connection of the first server that is not marked dead.
     Any,
+}
+
+/// One connection of a client: which server (member of the cluster), which of its
+/// connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ConnId {
+    pub member: usize,
+    pub conn: usize,
 }
 
 /// Builds a [`Client`] with non-default settings.
@@ -84,6 +96,8 @@ pub struct ClientBuilder {
     tls: Option<crate::conn::TlsConfig>,
     /// Checked when the client is built (the error is returned then).
     credentials: Option<Result<crate::conn::Credentials, Error>>,
+    distribution: Arc<dyn Distribution>,
+    dead: Deadness,
 }
 
 impl Default for ClientBuilder {
@@ -96,6 +110,13 @@ impl Default for ClientBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             credentials: None,
+            distribution: Arc::new(Ketama),
+            dead: Deadness {
+                policy: DeadServerPolicy::FailFast,
+                dead_after: 2,
+                retry_interval: Duration::from_secs(1),
+                probe_timeout: Duration::from_secs(1),
+            },
         }
     }
 }
@@ -191,42 +212,173 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects to `server`.
-    pub async fn connect(mut self, server: impl ToServerAddr) -> Result<Client> {
-        let addr = server.to_server_addr()?;
+    /// Where keys go among several servers: [`Ketama`] (the default, libketama's
+    /// placement), [`Rendezvous`](crate::cluster::Rendezvous) (pymemcache's), or your
+    /// own. See [`crate::cluster`].
+    pub fn distribution(mut self, distribution: impl Distribution + 'static) -> Self {
+        self.distribution = Arc::new(distribution);
+        self
+    }
+
+    /// What happens to the keys of a server marked dead. Default
+    /// [`DeadServerPolicy::FailFast`]. Only for several servers: one server's keys have
+    /// nowhere else to go.
+    pub fn dead_server_policy(mut self, policy: DeadServerPolicy) -> Self {
+        self.dead.policy = policy;
+        self
+    }
+
+    /// After this many failures in a row that say the server is unwell (connection
+    /// refused, a connect or request timeout, the connection closed or broken), a server
+    /// of a cluster is marked dead: its requests fail at once with
+    /// [`Error::ServerDown`] (or go elsewhere, as the policy says) instead of each
+    /// paying a timeout. Default 2 (twemproxy's `server_failure_limit`, pymemcache's
+    /// `retry_attempts`); at least 1.
+    pub fn dead_after(mut self, failures: u32) -> Self {
+        self.dead.dead_after = failures.max(1);
+        self
+    }
+
+    /// How often a dead server is probed (a `version` on each of its connections,
+    /// within the connect timeout): it is alive again when all answer. Default 1 s.
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.dead.retry_interval = interval;
+        self
+    }
+
+    /// Connects to `server`. If it cannot be reached, that is the error.
+    pub async fn connect(self, server: impl ToServerAddr) -> Result<Client> {
+        let server = Server::new(server.to_server_addr()?, 1)?;
+        self.build(vec![server]).await
+    }
+
+    /// Connects to a cluster of `servers` (`"host:port"`, `"host:port:weight"`, socket
+    /// paths, [`Server`]s): every key goes to one of them, placed by the
+    /// [`distribution`](Self::distribution), and multi-key calls are split among them.
+    /// One server is the same as [`connect`](Self::connect).
+    ///
+    /// An empty list, the same server twice, a weight of 0 or an unparsable address is
+    /// an error here, before anything connects. A server that cannot be reached does
+    /// not keep the others from being used: it starts marked dead and is probed (if none
+    /// can be reached, that is the error).
+    ///
+    /// ```no_run
+    /// # async fn f() -> mcaside::Result<()> {
+    /// let client = mcaside::Client::builder()
+    ///     .connect_cluster(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211:2"])
+    ///     .await?;
+    /// client.set("user:1", "Ada", mcaside::Expiry::Never).await?; // on its server
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_cluster<I>(self, servers: I) -> Result<Client>
+    where
+        I: IntoIterator,
+        I::Item: ToServer,
+    {
+        let servers = servers
+            .into_iter()
+            .map(ToServer::to_server)
+            .collect::<Result<Vec<_>>>()?;
+        self.build(servers).await
+    }
+
+    async fn build(mut self, servers: Vec<Server>) -> Result<Client> {
+        if servers.is_empty() {
+            return Err(ConfigError::NoServers.into());
+        }
+        let gutter = match &self.dead.policy {
+            DeadServerPolicy::Gutter { servers, .. } if servers.is_empty() => {
+                return Err(ConfigError::OutOfRange {
+                    what: "a gutter pool needs at least one server",
+                }
+                .into());
+            }
+            DeadServerPolicy::Gutter { servers, .. } => servers.clone(),
+            _ => Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for s in servers.iter().chain(&gutter) {
+            if !seen.insert(s.addr().clone()) {
+                return Err(ConfigError::DuplicateServer {
+                    server: s.to_string(),
+                }
+                .into());
+            }
+        }
+        // Every setting is checked before anything connects.
+        for s in servers.iter().chain(&gutter) {
+            self.check_login(s.addr())?;
+        }
+        self.load_login()?;
+        self.dead.probe_timeout = self.conn.connect_timeout;
         let connect_timeout = self.conn.connect_timeout;
-        self.load_login(&addr)?;
-        let pool = Pool::connect(addr, self.conn, self.connections).await?;
+        let regular = servers.len();
+        let all: Vec<Server> = servers.into_iter().chain(gutter).collect();
+        let members = if all.len() == 1 {
+            let server = all.into_iter().next().expect("one");
+            let pool =
+                Pool::connect(server.addr().clone(), self.conn.clone(), self.connections).await?;
+            vec![member(server, pool, &self.dead, false)]
+        } else {
+            // All at once: a server that does not answer costs its connect timeout once,
+            // not once per server after it.
+            let (conn, size) = (&self.conn, self.connections);
+            let pools = join_all(
+                all.iter()
+                    .map(|s| Pool::connect_or_retry(s.addr().clone(), conn.clone(), size)),
+            )
+            .await;
+            let mut first_error = None;
+            let mut members = Vec::with_capacity(all.len());
+            for (i, (server, (pool, error))) in all.into_iter().zip(pools).enumerate() {
+                let m = member(server, pool, &self.dead, i >= regular);
+                if let Some(e) = error {
+                    m.health.mark_dead();
+                    if i < regular {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                members.push(m);
+            }
+            if members[..regular].iter().all(|m| m.health.is_dead()) {
+                return Err(first_error.expect("every regular server failed"));
+            }
+            members
+        };
+        let cluster = Cluster::new(
+            members,
+            regular,
+            self.distribution.clone(),
+            self.dead.clone(),
+        );
         let mut client = Client {
             inner: Arc::new(Inner {
-                pool,
+                cluster,
                 request_timeout: self.request_timeout,
                 features: Features::CLASSIC,
             }),
             must_send: false,
         };
-        // What the server supports decides how some commands go on the wire (meta or
+        // What the servers support decides how some commands go on the wire (meta or
         // classic) and which meta flags may be sent. Finding out is part of connecting,
         // so the connect timeout bounds it (even with no request timeout).
         let features = match self.features {
             Some(f) => f,
-            None => match tokio::time::timeout(connect_timeout, detect_features(&client))
-                .await
-                .unwrap_or(Err(Error::Timeout))
-            {
-                Ok(f) => f,
-                // The socket broke and could not be reopened: already says so.
-                Err(e @ Error::Connect(_)) => return Err(e),
-                Err(e) => {
-                    let addr = client.server().clone();
-                    return Err(ConnectError::new(addr, ConnectStep::VersionProbe, e).into());
-                }
-            },
+            None => client.detect_all(connect_timeout).await?,
         };
         Arc::get_mut(&mut client.inner)
             .expect("not shared yet")
             .features = features;
         Ok(client)
+    }
+}
+
+fn member(server: Server, pool: Pool, dead: &Deadness, gutter: bool) -> Member {
+    Member {
+        server,
+        pool,
+        health: crate::cluster::health_for(dead.dead_after),
+        gutter,
     }
 }
 
@@ -239,27 +391,34 @@ impl ClientBuilder {
         server: impl ToServerAddr,
     ) -> Result<crate::conn::Transport> {
         let addr = server.to_server_addr()?;
-        self.load_login(&addr)?;
+        self.check_login(&addr)?;
+        self.load_login()?;
         crate::conn::open_transport(&addr, &self.conn).await
+    }
+
+    /// Refuses settings that cannot work for `addr` (TLS to a Unix socket).
+    fn check_login(&self, addr: &ServerAddr) -> Result<()> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() && matches!(addr, ServerAddr::Unix(_)) {
+            return Err(ConfigError::Tls {
+                file: None,
+                reason: "TLS is for TCP servers, not Unix sockets".into(),
+            }
+            .into());
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = addr;
+        Ok(())
     }
 
     /// Checks the TLS and login settings and loads them into the connection settings,
     /// so that a bad one is an error before anything connects.
-    fn load_login(&mut self, addr: &ServerAddr) -> Result<()> {
+    fn load_login(&mut self) -> Result<()> {
         self.conn.login.credentials = self.credentials.clone().transpose()?;
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            if matches!(addr, ServerAddr::Unix(_)) {
-                return Err(crate::error::ConfigError::Tls {
-                    file: None,
-                    reason: "TLS is for TCP servers, not Unix sockets".into(),
-                }
-                .into());
-            }
             self.conn.login.tls = Some(tls.load()?);
         }
-        #[cfg(not(feature = "tls"))]
-        let _ = addr;
         Ok(())
     }
 }
@@ -273,8 +432,8 @@ impl ClientBuilder {
 /// only; a closed connection is replaced (the connection reconnects by itself) and
 /// checked with another `version` before it is handed out. A server that does not
 /// answer `version` at all (some proxies) is classic-only too.
-async fn detect_features(client: &Client) -> Result<Features> {
-    let first = Route::Conn(0);
+async fn detect_features(client: &Client, member: usize) -> Result<Features> {
+    let first = Route::Conn(ConnId { member, conn: 0 });
     let claimed = match client.version_of(first).await {
         Ok(v) => Features {
             version: Version::parse(&v),
@@ -352,9 +511,83 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// The server this client talks to.
+    /// Connects to a cluster of `servers` with default settings (see
+    /// [`ClientBuilder::connect_cluster`]).
+    pub async fn connect_cluster<I>(servers: I) -> Result<Client>
+    where
+        I: IntoIterator,
+        I::Item: ToServer,
+    {
+        ClientBuilder::default().connect_cluster(servers).await
+    }
+
+    /// The server this client talks to (the first, for a cluster).
     pub fn server(&self) -> &ServerAddr {
-        self.inner.pool.first().addr()
+        self.inner.cluster.member(0).server.addr()
+    }
+
+    /// The servers of the cluster, in the order given (not the gutter's).
+    pub fn servers(&self) -> impl ExactSizeIterator<Item = &Server> {
+        self.inner.cluster.regular().iter().map(|m| &m.server)
+    }
+
+    /// The server `key` goes to now: its place, or, while that server is dead, where
+    /// the policy sends it. [`Error::ServerDown`] if it cannot go anywhere.
+    pub fn server_for(&self, key: impl AsRef<[u8]>) -> Result<&Server> {
+        let m = self.inner.cluster.for_key(key.as_ref())?;
+        Ok(&self.inner.cluster.member(m).server)
+    }
+
+    /// Finds out what every reachable server supports and takes what all have (a
+    /// server that cannot tell is marked dead, unless it is the only one).
+    async fn detect_all(&self, timeout: Duration) -> Result<Features> {
+        let cluster = &self.inner.cluster;
+        let live: Vec<usize> = (0..cluster.members().len())
+            .filter(|&i| !cluster.member(i).health.is_dead())
+            .collect();
+        let found = join_all(live.iter().map(|&i| async move {
+            tokio::time::timeout(timeout, detect_features(self, i))
+                .await
+                .unwrap_or(Err(Error::Timeout))
+        }))
+        .await;
+        let mut agreed: Option<Features> = None;
+        let mut first_error = None;
+        for (&i, result) in live.iter().zip(found) {
+            match result {
+                Ok(f) => {
+                    agreed = Some(match agreed {
+                        // What every server has: classic if any is, else the oldest.
+                        Some(a) => Features {
+                            version: a.version.zip(f.version).map(|(x, y)| x.min(y)),
+                        },
+                        None => f,
+                    })
+                }
+                Err(e) => {
+                    let e = match e {
+                        // The socket broke and could not be reopened: already says so.
+                        e @ Error::Connect(_) => e,
+                        e => {
+                            let addr = cluster.member(i).server.addr().clone();
+                            ConnectError::new(addr, ConnectStep::VersionProbe, e).into()
+                        }
+                    };
+                    if cluster.is_cluster() {
+                        cluster.mark_dead(i);
+                    }
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (agreed, first_error) {
+            (Some(f), _) if cluster.first_live().is_ok() => Ok(f),
+            (_, Some(e)) => Err(e),
+            (Some(f), None) => Ok(f),
+            (None, None) => Err(Error::ServerDown {
+                server: self.server().clone(),
+            }),
+        }
     }
 
     /// What the server supports, found out at connect time (its `version`, and for a
@@ -385,8 +618,8 @@ impl Client {
     /// How much memory the client's connections hold: bytes queued and not yet
     /// written, and the capacity of their buffers.
     pub fn buffer_usage(&self) -> crate::conn::BufferUsage {
-        (0..self.inner.pool.len())
-            .map(|i| self.inner.pool.get(i).buffer_usage())
+        self.connections()
+            .map(|id| self.connection(id).buffer_usage())
             .fold(Default::default(), |a, b| a + b)
     }
 
@@ -396,18 +629,50 @@ impl Client {
     }
 
     pub(crate) fn limits(&self) -> &Limits {
-        self.inner.pool.first().limits()
+        self.inner.cluster.member(0).pool.first().limits()
     }
 
-    pub(crate) fn pool(&self) -> &Pool {
-        &self.inner.pool
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
     }
 
-    fn route<'a>(&'a self, route: Route<'_>) -> &'a Connection {
+    /// Every connection of every server (the gutter's included).
+    pub(crate) fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        let members = self.inner.cluster.members();
+        members
+            .iter()
+            .enumerate()
+            .flat_map(|(member, m)| (0..m.pool.len()).map(move |conn| ConnId { member, conn }))
+    }
+
+    /// The first connection of every server (the gutter's included): where a command
+    /// for every server goes.
+    pub(crate) fn each_server(&self) -> impl Iterator<Item = ConnId> + '_ {
+        (0..self.inner.cluster.members().len()).map(|member| ConnId { member, conn: 0 })
+    }
+
+    pub(crate) fn connection(&self, id: ConnId) -> &Connection {
+        self.inner.cluster.member(id.member).pool.get(id.conn)
+    }
+
+    /// The connection `key` takes: its server's (see [`Client::server_for`]), and on
+    /// that server the connection the key hashes to, so that requests for one key are
+    /// answered in the order they were made.
+    pub(crate) fn conn_for_key(&self, key: &[u8]) -> Result<ConnId> {
+        let member = self.inner.cluster.for_key(key)?;
+        let conn = self.inner.cluster.member(member).pool.index_of(key);
+        Ok(ConnId { member, conn })
+    }
+
+    fn route(&self, route: Route<'_>) -> Result<ConnId> {
         match route {
-            Route::Key(k) => self.inner.pool.for_key(k),
-            Route::Conn(i) => self.inner.pool.get(i),
-            Route::Any => self.inner.pool.any(),
+            Route::Key(k) => self.conn_for_key(k),
+            Route::Conn(id) => Ok(id),
+            Route::Any => {
+                let member = self.inner.cluster.first_live()?;
+                let conn = self.inner.cluster.member(member).pool.any_index();
+                Ok(ConnId { member, conn })
+            }
         }
     }
 
@@ -454,7 +719,8 @@ impl Client {
     where
         F: std::future::Future<Output = Result<Reply>>,
     {
-        let conn = self.route(route);
+        let id = self.route(route)?;
+        let conn = self.connection(id);
         // `server` is here as well as on the connection's own span because a lone
         // caller drives the socket itself, and the wire log then runs in this span.
         let span = tracing::debug_span!(
@@ -502,6 +768,7 @@ impl Client {
             }
             other => other,
         };
+        self.inner.cluster.record(id.member, &result);
         if !span.is_disabled() {
             span.record("outcome", outcome_name(&result));
         }
@@ -522,7 +789,8 @@ impl Client {
             noreply = true,
             sent = tracing::field::Empty
         );
-        span.in_scope(|| self.route(route).send(encode))
+        let id = self.route(route)?;
+        span.in_scope(|| self.connection(id).send(encode))
     }
 }
 
@@ -553,6 +821,7 @@ fn outcome_name(r: &Result<Reply>) -> &'static str {
         Err(Error::Auth(_)) => "auth error",
         Err(Error::ValueTooLarge { .. }) => "value too large",
         Err(Error::QueueFull) => "queue full",
+        Err(Error::ServerDown { .. }) => "server down",
     }
 }
 

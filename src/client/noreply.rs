@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::gutter::Capped;
 use super::{Client, Route, StoreOptions};
 use crate::error::Result;
 use crate::proto::Expiry;
@@ -94,11 +95,15 @@ impl NoReply<'_> {
 
     fn store(&self, verb: StoreVerb, key: &[u8], value: &[u8], o: StoreOptions) -> Result<()> {
         let limits = *self.client.limits();
+        let expiry = match verb {
+            StoreVerb::Append | StoreVerb::Prepend => o.expiry,
+            _ => o.expiry.capped(self.client.ttl_cap(key)),
+        };
         let cmd = Store {
             verb,
             key,
             flags: o.flags,
-            expiry: o.expiry,
+            expiry,
             value,
             noreply: true,
         };
@@ -130,14 +135,15 @@ impl NoReply<'_> {
 
     /// `touch <key> <exptime> noreply`.
     pub fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<()> {
-        let expiry = expiry.into();
+        let expiry = expiry.into().capped(self.client.ttl_cap(key.as_ref()));
         self.client.send(Route::Key(key.as_ref()), "touch", |b| {
             encode::touch(b, key.as_ref(), expiry, true)
         })
     }
 
-    /// `flush_all [delay] noreply`, on every connection, so that no later request of
-    /// this client, whatever its key, can overtake it (flushing is idempotent).
+    /// `flush_all [delay] noreply`, on every connection of every server, so that no
+    /// later request of this client, whatever its key, can overtake it (flushing is
+    /// idempotent).
     pub fn flush_all(&self, delay: Option<Duration>) -> Result<()> {
         self.every_connection("flush_all", |b| encode::flush_all(b, delay, true))
     }
@@ -155,8 +161,8 @@ impl NoReply<'_> {
         cmd: &'static str,
         encode: impl Fn(&mut bytes::BytesMut) -> std::result::Result<(), crate::InputError>,
     ) -> Result<()> {
-        for i in 0..self.client.pool().len() {
-            self.client.send(Route::Conn(i), cmd, &encode)?;
+        for id in self.client.connections() {
+            self.client.send(Route::Conn(id), cmd, &encode)?;
         }
         Ok(())
     }

@@ -1,4 +1,10 @@
-//! Many servers: which server a key lives on.
+//! Many servers: which server a key lives on, and what happens when one dies.
+//!
+//! A [`Client`](crate::Client) built with
+//! [`connect_cluster`](crate::ClientBuilder::connect_cluster) keeps a small pool of
+//! connections per server, routes every key to its server, splits multi-key calls per
+//! server, and marks servers dead and alive again (see [`DeadServerPolicy`]). This
+//! module holds the placement, the server list and the routing behind it.
 //!
 //! Every client of a memcached fleet must put each key on the same server, or each
 //! misses what the others stored and invalidations do not reach. So placement here is
@@ -14,15 +20,25 @@
 //! by `tests/placement.rs`, which stores keys through them into real servers and asks
 //! each server what it holds.
 
+mod health;
 mod ketama;
 mod md5;
 mod murmur3;
+mod policy;
+pub(crate) mod pool;
 mod rendezvous;
+pub(crate) mod router;
 mod server;
 
 pub use ketama::{Ketama, Ring};
+pub use policy::DeadServerPolicy;
 pub use rendezvous::Rendezvous;
-pub use server::{Server, ServerSpecError};
+pub use server::{Server, ToServer};
+
+/// A health record for a server that dies after `dead_after` failures in a row.
+pub(crate) fn health_for(dead_after: u32) -> health::Health {
+    health::Health::new(dead_after)
+}
 
 /// A built placement: the server for a key, as an index into the servers it was built
 /// over.

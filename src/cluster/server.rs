@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::conn::ServerAddr;
+use crate::error::{ConfigError, Error, InputError};
 
 /// A server of a cluster: where it is and its weight (default 1).
 ///
@@ -28,33 +29,10 @@ pub struct Server {
     weight: u32,
 }
 
-/// Why a server specification was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerSpecError {
-    /// Not `host:port[:weight]` or a socket path.
-    Unparsable(String),
-    /// A weight of 0 (a server that takes no keys is not a server of the cluster).
-    ZeroWeight(String),
-}
-
-impl fmt::Display for ServerSpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerSpecError::Unparsable(s) => write!(
-                f,
-                "not a server (want host:port, host:port:weight or a socket path): {s:?}"
-            ),
-            ServerSpecError::ZeroWeight(s) => write!(f, "server {s:?} has weight 0"),
-        }
-    }
-}
-
-impl std::error::Error for ServerSpecError {}
-
 impl Server {
-    /// A server at `addr` with `weight`.
-    pub fn new(addr: ServerAddr, weight: u32) -> Result<Server, ServerSpecError> {
+    /// A server at `addr` with `weight` (at least 1: weight 0 is
+    /// [`ConfigError::ZeroWeight`]).
+    pub fn new(addr: ServerAddr, weight: u32) -> Result<Server, Error> {
         let spec = match &addr {
             ServerAddr::Tcp(a) if weight == 1 => a.clone(),
             ServerAddr::Tcp(a) => format!("{a}:{weight}"),
@@ -63,14 +41,13 @@ impl Server {
         Self::from_parts(spec, addr, weight)
     }
 
-    fn from_parts(spec: String, addr: ServerAddr, weight: u32) -> Result<Server, ServerSpecError> {
+    fn from_parts(spec: String, addr: ServerAddr, weight: u32) -> Result<Server, Error> {
         if weight == 0 {
-            return Err(ServerSpecError::ZeroWeight(spec));
+            return Err(ConfigError::ZeroWeight { server: spec }.into());
         }
         let (host, port) = match &addr {
             ServerAddr::Tcp(a) => {
-                let (host, port) =
-                    split_host_port(a).ok_or_else(|| ServerSpecError::Unparsable(spec.clone()))?;
+                let (host, port) = split_host_port(a).ok_or_else(|| bad(&spec, HOST_PORT))?;
                 (host.to_owned(), port)
             }
             ServerAddr::Unix(p) => (p.display().to_string(), 0),
@@ -113,27 +90,93 @@ impl fmt::Display for Server {
     }
 }
 
-impl FromStr for Server {
-    type Err = ServerSpecError;
+/// Why a `host:port[:weight]` was refused.
+const HOST_PORT: &str = "want HOST:PORT or HOST:PORT:WEIGHT (an IPv6 host in brackets)";
 
-    fn from_str(s: &str) -> Result<Server, ServerSpecError> {
-        let bad = || ServerSpecError::Unparsable(s.to_owned());
+fn bad(spec: &str, reason: &'static str) -> Error {
+    InputError::BadAddress {
+        addr: spec.to_owned(),
+        reason,
+    }
+    .into()
+}
+
+/// A spelling that is not a server is [`InputError::BadAddress`]; a weight of 0 is
+/// [`ConfigError::ZeroWeight`].
+impl FromStr for Server {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Server, Error> {
         if s.starts_with('/') || s.starts_with('.') || s.starts_with("unix:") {
-            let addr = s.parse().map_err(|_| bad())?;
+            let addr: ServerAddr = s.parse()?;
             return Self::from_parts(s.to_owned(), addr, 1);
         }
         // `host:port` or `host:port:weight`; an IPv6 host must be in brackets so that
         // its colons are not read as separators.
+        // What is wrong with a spelling that is neither: the address parser's reason
+        // ("no port", ...) when it has one.
+        let refused = || match s.parse::<ServerAddr>() {
+            Err(e) => Error::from(e),
+            Ok(_) => bad(s, HOST_PORT),
+        };
         let (addr, weight) = match split_host_port(s) {
             Some(_) => (s.to_owned(), 1),
             None => {
-                let (rest, weight) = s.rsplit_once(':').ok_or_else(bad)?;
-                let weight: u32 = weight.parse().map_err(|_| bad())?;
-                split_host_port(rest).ok_or_else(bad)?;
+                let (rest, weight) = s.rsplit_once(':').ok_or_else(refused)?;
+                let weight: u32 = weight.parse().map_err(|_| refused())?;
+                split_host_port(rest).ok_or_else(refused)?;
                 (rest.to_owned(), weight)
             }
         };
         Self::from_parts(s.to_owned(), ServerAddr::Tcp(addr), weight)
+    }
+}
+
+/// Things that name a server of a cluster: `"host:port[:weight]"` or a socket path
+/// (see [`Server`]), a [`Server`], a [`ServerAddr`] (weight 1).
+pub trait ToServer {
+    /// The server.
+    fn to_server(self) -> Result<Server, Error>;
+}
+
+impl ToServer for Server {
+    fn to_server(self) -> Result<Server, Error> {
+        Ok(self)
+    }
+}
+impl ToServer for &Server {
+    fn to_server(self) -> Result<Server, Error> {
+        Ok(self.clone())
+    }
+}
+impl ToServer for &str {
+    fn to_server(self) -> Result<Server, Error> {
+        self.parse()
+    }
+}
+impl ToServer for &&str {
+    fn to_server(self) -> Result<Server, Error> {
+        self.parse()
+    }
+}
+impl ToServer for String {
+    fn to_server(self) -> Result<Server, Error> {
+        self.parse()
+    }
+}
+impl ToServer for &String {
+    fn to_server(self) -> Result<Server, Error> {
+        self.parse()
+    }
+}
+impl ToServer for ServerAddr {
+    fn to_server(self) -> Result<Server, Error> {
+        Server::new(self, 1)
+    }
+}
+impl ToServer for &ServerAddr {
+    fn to_server(self) -> Result<Server, Error> {
+        Server::new(self.clone(), 1)
     }
 }
 
@@ -183,13 +226,16 @@ mod tests {
             "h:99999",
         ] {
             assert!(
-                matches!(bad.parse::<Server>(), Err(ServerSpecError::Unparsable(_))),
+                matches!(
+                    bad.parse::<Server>(),
+                    Err(Error::Input(InputError::BadAddress { .. }))
+                ),
                 "{bad:?}"
             );
         }
         assert!(matches!(
             "h:1:0".parse::<Server>(),
-            Err(ServerSpecError::ZeroWeight(_))
+            Err(Error::Config(ConfigError::ZeroWeight { .. }))
         ));
         assert_eq!(
             Server::new(ServerAddr::Tcp("h:1".into()), 2)

@@ -64,6 +64,15 @@ pub(crate) fn spawn(shared: Arc<Shared>, first: Transport) {
     tokio::spawn(run(shared).instrument(span));
 }
 
+/// Starts the I/O task without a session: it connects in the background, retrying with
+/// the backoff, while requests queue (then fail fast while the link is down). For a
+/// server of a cluster that could not be reached when the client was built.
+pub(crate) fn spawn_unconnected(shared: Arc<Shared>, first_error: Error) {
+    shared.set_link(Link::Down(first_error));
+    let span = tracing::debug_span!("conn", server = %shared.addr);
+    tokio::spawn(run(shared).instrument(span));
+}
+
 fn install(shared: &Shared, io: Transport) {
     // A request that timed out on the old connection says nothing about this one.
     shared.heard();

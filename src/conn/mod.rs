@@ -175,6 +175,22 @@ impl Connection {
         })
     }
 
+    /// Connects to `addr` like [`connect`](Self::connect), but a first connect that
+    /// fails is not an error: the connection is returned down (its requests fail fast
+    /// with that error) and keeps reconnecting in the background with the backoff. For
+    /// the servers of a cluster, where one being down must not keep the others from
+    /// being used.
+    pub async fn connect_or_retry(addr: ServerAddr, config: ConnConfig) -> Connection {
+        let shared = Arc::new(Shared::new(addr, config));
+        match driver::connect(&shared).await {
+            Ok(io) => driver::spawn(shared.clone(), io),
+            Err(e) => driver::spawn_unconnected(shared.clone(), e),
+        }
+        Connection {
+            handle: Arc::new(Handle { shared }),
+        }
+    }
+
     /// The server this connection talks to.
     pub fn addr(&self) -> &ServerAddr {
         &self.handle.shared.addr
@@ -183,6 +199,14 @@ impl Connection {
     /// The limits this connection enforces.
     pub fn limits(&self) -> &Limits {
         &self.handle.shared.config.limits
+    }
+
+    /// The error the connection is down with, if it is (its last connect failed).
+    pub(crate) fn down_error(&self) -> Option<Error> {
+        match &self.handle.shared.lock().link {
+            Link::Down(e) => Some(e.clone()),
+            _ => None,
+        }
     }
 
     /// True while the socket is connected (or being reconnected after a clean close).

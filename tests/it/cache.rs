@@ -451,30 +451,10 @@ async fn bulk_reads_load_only_the_missing_keys_in_one_call() {
     }
 }
 
-/// A proxy in front of memcached that counts the client's turns: sends that follow an
-/// answer from the server. A caller that waits for each reply before its next request
-/// makes a turn per request; a pipelined one makes a turn per round trip.
-async fn turn_counting_proxy(upstream: &str) -> (String, Arc<AtomicU32>) {
-    use std::sync::atomic::AtomicBool;
-    let turns = Arc::new(AtomicU32::new(0));
-    let answered = Arc::new(AtomicBool::new(true));
-    let (counted, answered_up) = (turns.clone(), answered.clone());
-    let up = move |_: &[u8]| {
-        if answered_up.swap(false, Ordering::SeqCst) {
-            counted.fetch_add(1, Ordering::SeqCst);
-        }
-    };
-    let down = move |_: &[u8]| {
-        answered.store(true, Ordering::SeqCst);
-        true
-    };
-    (crate::proxy::proxy(upstream, up, down).await, turns)
-}
-
 #[tokio::test]
 async fn bulk_reads_of_cold_keys_take_a_few_round_trips_in_all() {
     let server = Memcached::start();
-    let (addr, turns) = turn_counting_proxy(&server.addr).await;
+    let (addr, turns) = crate::proxy::turn_counting_proxy(&server.addr).await;
     for kind in ["meta", "classic"] {
         let mut builder = Client::builder().connections(1);
         if kind == "classic" {

@@ -9,6 +9,7 @@ mod cache;
 mod cache_followers;
 mod cancel;
 mod classic;
+mod cluster;
 mod decoder_splits;
 mod faults;
 mod harness;

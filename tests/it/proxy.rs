@@ -318,3 +318,23 @@ impl FaultProxy {
         }
     }
 }
+
+/// A proxy in front of memcached that counts the client's turns: sends that follow an
+/// answer from the server. A caller that waits for each reply before its next request
+/// makes a turn per request; a pipelined one makes a turn per round trip.
+pub async fn turn_counting_proxy(upstream: &str) -> (String, Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::{AtomicBool, AtomicU32};
+    let turns = Arc::new(AtomicU32::new(0));
+    let answered = Arc::new(AtomicBool::new(true));
+    let (counted, answered_up) = (turns.clone(), answered.clone());
+    let up = move |_: &[u8]| {
+        if answered_up.swap(false, Ordering::SeqCst) {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let down = move |_: &[u8]| {
+        answered.store(true, Ordering::SeqCst);
+        true
+    };
+    (proxy(upstream, up, down).await, turns)
+}

@@ -240,6 +240,17 @@ pub async fn run(
             said("OK")?
         }
         C::Stats { group } => {
+            // Several servers: each one's own figures, under its name (a group is asked
+            // of the first server).
+            if group.is_none() && client.servers().len() > 1 {
+                for (server, stats) in client.stats_each().await {
+                    value_io::line(format_args!("--- {server}"))?;
+                    for (name, value) in stats?.0 {
+                        value_io::line(format_args!("{name} {value}"))?;
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let stats = match group {
                 Some(g) => client.stats_group(&g).await?,
                 None => client.stats().await?,

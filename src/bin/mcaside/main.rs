@@ -1,13 +1,15 @@
 //! `mcaside`: talk to a memcached from the command line, and watch the bytes.
 //!
 //! ```text
-//! mcaside [--server HOST:PORT|PATH]... [--wire] [--classic] [--max-value SIZE] <command>
+//! mcaside [--server HOST:PORT[:WEIGHT]|PATH]... [--distribution ketama|rendezvous]
+//!         [--wire] [--classic] [--max-value SIZE] <command>
 //!   get|gets KEY, gat|gats KEY TTL         the value's bytes as they are (escaped on a terminal)
 //!   set|add|replace KEY VALUE|-, append|prepend KEY VALUE|-, cas KEY VALUE|- CAS
 //!   delete KEY, incr|decr KEY [DELTA], touch KEY TTL, flush_all [--delay S]
 //!   stats [GROUP], version
 //!   meta mg|ms|md|ma KEY [VALUE] [FLAG...]  e.g. meta mg user:1 v c t N30
 //!   raw LINE...                             each LINE sent as is, plus \r\n
+//!   route KEY...                            which server holds each KEY (no connection)
 //!   bench [--workload get|set|mget|mixed] ...   a load generator; see `bench --help`
 //! ```
 //!
@@ -32,10 +34,17 @@ mod wire;
 
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use mcaside::Client;
-use mcaside::conn::ServerAddr;
+use mcaside::cluster::{self, Ketama, Rendezvous, Server};
 use mcaside::proto::Limits;
+
+/// The placements `--distribution` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Placement {
+    Ketama,
+    Rendezvous,
+}
 
 /// The exit statuses, as `--help` documents them.
 pub mod status {
@@ -69,8 +78,9 @@ Exit status:
 `bench` has its own: see `mcaside bench --help`."
 )]
 struct Cli {
-    /// The server: HOST:PORT, or a Unix socket path (/path, ./path or unix:path). Only
-    /// `bench` takes several (repeat the option), and none twice.
+    /// A server: HOST:PORT, HOST:PORT:WEIGHT, or a Unix socket path (/path, ./path or
+    /// unix:path). Repeat the option for a cluster: each key goes to one server, placed
+    /// by --distribution as the fleet's other clients place it. None twice.
     #[arg(
         long,
         short,
@@ -93,6 +103,11 @@ struct Cli {
     /// 4m) [default: 1m + 1k, for memcached's default -I 1m]
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_value: Option<usize>,
+    /// How keys are placed on several servers: ketama (libmemcached's ketama_weighted,
+    /// php-memcached's OPT_LIBKETAMA_COMPATIBLE, pylibmc, twemproxy with hash: md5) or
+    /// rendezvous (pymemcache's HashClient).
+    #[arg(long, global = true, value_enum, default_value_t = Placement::Ketama)]
+    distribution: Placement,
     #[command(flatten)]
     security: security::SecurityArgs,
     #[command(subcommand)]
@@ -119,6 +134,13 @@ enum Command {
         /// How long to wait for more reply bytes after the last ones, in milliseconds.
         #[arg(long, default_value_t = 300)]
         wait_ms: u64,
+    },
+    /// Print which server holds each KEY: the key, a tab, the server exactly as given
+    /// to --server. Nothing is sent; the placement is --distribution's.
+    Route {
+        /// A key, as the application names it.
+        #[arg(required = true)]
+        keys: Vec<String>,
     },
     /// Generate load: preload a key space, then run a workload and report throughput,
     /// latency percentiles per command and the server's own counters.
@@ -158,43 +180,75 @@ type BoxError = Box<dyn std::error::Error>;
 
 async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     let servers = servers(&cli.server)?;
+    if let Command::Route { keys } = &cli.command {
+        return route(&servers, cli.distribution, keys);
+    }
     let mut limits = Limits::default();
     if let Some(max) = cli.max_value {
         limits.max_value = max;
     }
     let mut builder = cli.security.apply(Client::builder().limits(limits))?;
+    builder = match cli.distribution {
+        Placement::Ketama => builder.distribution(Ketama),
+        Placement::Rendezvous => builder.distribution(Rendezvous),
+    };
     if cli.classic {
         builder = builder.features(mcaside::proto::Features::CLASSIC);
     }
     if let Command::Bench(args) = &cli.command {
         return bench::run(&servers, args, builder, limits).await;
     }
-    let server = match servers.as_slice() {
-        [one] => one,
-        _ => return Err("--server is given more than once; only bench takes several".into()),
-    };
     if let Command::Raw { lines, wait_ms } = &cli.command {
         let wait = std::time::Duration::from_millis(*wait_ms);
-        return raw::run(builder, server, lines, wait, cli.wire).await;
+        // Raw lines have no key to place: they go to every server, in turn.
+        let mut code = ExitCode::SUCCESS;
+        for server in &servers {
+            if servers.len() > 1 {
+                value_io::line(format_args!("--- {server}"))?;
+            }
+            code = raw::run(builder.clone(), server.addr(), lines, wait, cli.wire).await?;
+        }
+        return Ok(code);
     }
-    let client = builder.connections(1).connect(server).await?;
+    let client = builder.connections(1).connect_cluster(&servers).await?;
     match cli.command {
         Command::Classic(command) => classic::run(&client, command, limits.max_value).await,
         Command::Meta { command } => meta_args::run(&client, command, limits.max_value).await,
-        Command::Raw { .. } | Command::Bench(_) => unreachable!("handled above"),
+        Command::Raw { .. } | Command::Bench(_) | Command::Route { .. } => {
+            unreachable!("handled above")
+        }
     }
+}
+
+/// `mcaside route`: each key, a tab, the server that holds it, as given.
+fn route(servers: &[Server], placement: Placement, keys: &[String]) -> Result<ExitCode, BoxError> {
+    let distribution: &dyn cluster::Distribution = match placement {
+        Placement::Ketama => &Ketama,
+        Placement::Rendezvous => &Rendezvous,
+    };
+    let refs: Vec<&Server> = servers.iter().collect();
+    let placed = (servers.len() > 1).then(|| distribution.build(&refs));
+    for key in keys {
+        let at = placed.as_ref().map_or(0, |p| p.locate(key.as_bytes()));
+        value_io::line(format_args!("{key}\t{}", servers[at]))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `--server`s, parsed, refusing one given twice (it would be counted twice: two
 /// clients, twice the connections, half the keys each).
-fn servers(given: &[String]) -> Result<Vec<ServerAddr>, BoxError> {
-    let mut servers: Vec<ServerAddr> = Vec::with_capacity(given.len());
+fn servers(given: &[String]) -> Result<Vec<Server>, BoxError> {
+    let mut servers: Vec<Server> = Vec::with_capacity(given.len());
     for s in given {
-        let addr: ServerAddr = s.parse().map_err(|e| format!("--server: {e}"))?;
-        if servers.contains(&addr) {
-            return Err(format!("--server {addr} is given twice").into());
+        let server: Server = s.parse().map_err(|e| match e {
+            // "rejected before sending" would say nothing here: nothing was to be sent.
+            mcaside::Error::Input(e) => format!("--server: {e}"),
+            e => format!("--server: {e}"),
+        })?;
+        if servers.iter().any(|other| other.addr() == server.addr()) {
+            return Err(format!("--server {} is given twice", server.addr()).into());
         }
-        servers.push(addr);
+        servers.push(server);
     }
     Ok(servers)
 }

@@ -42,7 +42,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use mcaside::conn::ServerAddr;
 use mcaside::join_all;
 use mcaside::proto::Limits;
 
@@ -59,7 +58,7 @@ use worker::{Run, Worker};
 const TICK: Duration = Duration::from_secs(1);
 
 pub async fn run(
-    servers: &[ServerAddr],
+    servers: &[mcaside::cluster::Server],
     args: &BenchArgs,
     client: mcaside::ClientBuilder,
     limits: Limits,

@@ -115,8 +115,7 @@ async fn store_every(
 
 async fn store(cluster: &Cluster, index: u64, value_size: usize) -> Result<(), String> {
     let key = Key::new(index);
-    let server = &cluster.servers[cluster.index_of(key.as_ref())];
-    server
+    cluster
         .client
         .set(key, value(index, value_size), Expiry::Never)
         .await
@@ -124,7 +123,7 @@ async fn store(cluster: &Cluster, index: u64, value_size: usize) -> Result<(), S
             format!(
                 "preload: set {} ({value_size} bytes) on {}: {e}",
                 String::from_utf8_lossy(key.as_ref()),
-                server.addr
+                cluster.server_of(key.as_ref())
             )
         })
 }

@@ -24,11 +24,10 @@ pub type Snapshot = Vec<Result<Stats, String>>;
 /// `stats` from every server; a server that does not answer gets an error in its place
 /// (the load numbers are still worth reporting).
 pub async fn snapshot(cluster: &Cluster) -> Snapshot {
-    let mut all = Vec::with_capacity(cluster.servers.len());
-    for server in &cluster.servers {
-        all.push(server.client.stats().await.map_err(|e| e.to_string()));
-    }
-    all
+    let each = cluster.client.stats_each().await;
+    each.into_iter()
+        .map(|(_, stats)| stats.map_err(|e| e.to_string()))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +53,11 @@ pub struct ServerStats {
 
 pub fn compare(cluster: &Cluster, before: Snapshot, after: Snapshot) -> Vec<ServerStats> {
     cluster
-        .servers
+        .addrs
         .iter()
         .zip(before.into_iter().zip(after))
-        .map(|(server, (before, after))| ServerStats {
-            addr: server.addr.clone(),
+        .map(|(addr, (before, after))| ServerStats {
+            addr: addr.clone(),
             rows: before.and_then(|b| after.map(|a| rows(&b, &a))),
         })
         .collect()

@@ -200,7 +200,7 @@ async fn execute(cluster: &Cluster, op: Op, value_size: usize, due: Instant) -> 
     match op {
         Op::Get(index) => {
             let key = Key::new(index);
-            let result = cluster.client_for(key.as_ref()).get(key).await;
+            let result = cluster.client.get(key).await;
             let latency = due.elapsed();
             match result {
                 Ok(Some(item)) => Outcome {
@@ -247,10 +247,7 @@ async fn execute(cluster: &Cluster, op: Op, value_size: usize, due: Instant) -> 
         }
         Op::Set(index, value) => {
             let key = Key::new(index);
-            let result = cluster
-                .client_for(key.as_ref())
-                .set(key, &value, Expiry::Never)
-                .await;
+            let result = cluster.client.set(key, &value, Expiry::Never).await;
             match result {
                 Ok(()) => Outcome {
                     command: Command::Set,

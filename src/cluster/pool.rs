@@ -34,13 +34,29 @@ impl Pool {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.conns.len()
+    /// Opens `size` connections to `addr` like [`connect`](Self::connect), but a
+    /// connection that cannot connect now is returned down and keeps trying in the
+    /// background. Returns the first connect error, if there was one.
+    pub async fn connect_or_retry(
+        addr: ServerAddr,
+        config: ConnConfig,
+        size: usize,
+    ) -> (Pool, Option<crate::Error>) {
+        let first = Connection::connect_or_retry(addr.clone(), config.clone()).await;
+        let error = first.down_error();
+        let mut conns = vec![first];
+        for _ in 1..size.max(1) {
+            conns.push(Connection::connect_or_retry(addr.clone(), config.clone()).await);
+        }
+        let pool = Pool {
+            conns: conns.into_boxed_slice(),
+            next: AtomicUsize::new(0),
+        };
+        (pool, error)
     }
 
-    /// The connection for `key`.
-    pub fn for_key(&self, key: &[u8]) -> &Connection {
-        &self.conns[self.index_of(key)]
+    pub fn len(&self) -> usize {
+        self.conns.len()
     }
 
     /// The index of the connection for `key`.
@@ -55,12 +71,12 @@ impl Pool {
         &self.conns[index]
     }
 
-    /// A connection for a request with no key, in turn.
-    pub fn any(&self) -> &Connection {
+    /// The index of a connection for a request with no key, in turn.
+    pub fn any_index(&self) -> usize {
         if self.conns.len() == 1 {
-            return &self.conns[0];
+            return 0;
         }
-        &self.conns[self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len()]
+        self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len()
     }
 
     /// The first connection (for requests that should always take the same one).
