@@ -305,6 +305,17 @@ pub enum InputError {
         /// What was asked for.
         what: &'static str,
     },
+    /// A meta flag, as the protocol spells it (`v`, `N30`), that the command does not
+    /// take or whose argument is not valid (see
+    /// [`MetaGet::from_tokens`](crate::proto::meta::MetaGet::from_tokens)).
+    BadFlag {
+        /// The command (`mg`, `ms`, `md`, `ma`).
+        command: &'static str,
+        /// The flag as given.
+        token: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A server address that is neither `host:port` nor a socket path.
     BadAddress {
         /// The address as given.
@@ -343,6 +354,11 @@ impl fmt::Display for InputError {
             InputError::BadToken { what } => write!(f, "invalid {what}"),
             InputError::NoKeys => f.write_str("no keys given"),
             InputError::Unsupported { what } => write!(f, "server does not support {what}"),
+            InputError::BadFlag {
+                command,
+                token,
+                reason,
+            } => write!(f, "{command} flag {token:?}: {reason}"),
             InputError::BadAddress { addr, reason } => write!(
                 f,
                 "{addr:?} is not a server address: {reason} (want HOST:PORT, or a Unix \
@@ -443,7 +459,7 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// A client setting that cannot work, found when the client is built.
+/// A client (or cache) setting that cannot work, found when it is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -459,6 +475,16 @@ pub enum ConfigError {
     BadUser,
     /// A password that is empty or has a space or a control character.
     BadPassword,
+    /// A setting outside the values it can take, such as `connections(0)`: refused,
+    /// never bent to the nearest value that works.
+    OutOfRange {
+        /// The builder method (`"connections"`, `"ttl_jitter"`, ...).
+        setting: &'static str,
+        /// What it accepts.
+        allowed: &'static str,
+        /// What it was given.
+        given: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -475,6 +501,11 @@ impl fmt::Display for ConfigError {
             ConfigError::BadPassword => {
                 f.write_str("password must be non-empty, without spaces or control characters")
             }
+            ConfigError::OutOfRange {
+                setting,
+                allowed,
+                given,
+            } => write!(f, "{setting}: must be {allowed}, got {given}"),
         }
     }
 }
