@@ -17,6 +17,7 @@ mod limits;
 mod meta;
 mod pipelining;
 mod proxy;
+mod settings;
 
 use mcaside::Client;
 pub use server::Memcached;
