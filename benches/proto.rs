@@ -235,9 +235,9 @@ fn encode(c: &mut Criterion) {
     // The flags `get_many` and a typical cache-aside read use: value, client flags,
     // cas, an opaque, and a touch.
     let mg_flags = MetaGet::new()
-        .value()
-        .client_flags()
-        .cas()
+        .return_value()
+        .return_client_flags()
+        .return_cas()
         .opaque(7u32)
         .touch(Expiry::secs(60));
     let ms_flags = MetaSet::new().ttl(Expiry::secs(60)).client_flags(7);

@@ -127,7 +127,10 @@ async fn one_op(c: &Client, rng: &mut u64, tally: &Tally) {
                 Err(e) => tally.error(&e),
             }
         }
-        _ => match c.meta_get(&k, &MetaGet::new().value().key()).await {
+        _ => match c
+            .meta_get(&k, &MetaGet::new().return_value().return_key())
+            .await
+        {
             Ok(m) => match m.value {
                 Some(v) => check(&v),
                 None => {
@@ -158,7 +161,7 @@ async fn soak(duration: Duration) {
     let server = Arc::new(Mutex::new(Some(server)));
     let proxy = proxy::FaultProxy::start(&format!("127.0.0.1:{port}")).await;
     let client = Client::builder()
-        .request_timeout(Some(Duration::from_secs(1)))
+        .request_timeout(Duration::from_secs(1))
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(500))
         .connect(proxy.addr.as_str())
         .await

@@ -68,8 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     c.cas("nobody", "v", cas, Expiry::Never).await?;
     step("touch, gat, gats");
     c.touch("greeting", Duration::from_secs(120)).await?;
-    c.gat(Duration::from_secs(300), "greeting").await?;
-    c.gats(Expiry::Never, "greeting").await?;
+    c.gat("greeting", Duration::from_secs(300)).await?;
+    c.gats("greeting", Expiry::Never).await?;
     step("incr and decr");
     c.set("counter", "18446744073709551615", Expiry::Never)
         .await?;

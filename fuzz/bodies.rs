@@ -15,15 +15,12 @@
 
 use bytes::BytesMut;
 use mcaside::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
-use mcaside::proto::identity::Stamp;
+use mcaside::proto::internal::{Stamp, push_checked};
 use mcaside::proto::meta::{self, MetaArith, MetaDelete, MetaGet, MetaSet};
 use mcaside::proto::{Assembler, Decoder, Expect, Expiry, Features, Frame, Limits};
 
 /// Small limits, so that the fuzzer reaches them.
-pub const LIMITS: Limits = Limits {
-    max_value: 64,
-    max_line: 128,
-};
+pub const LIMITS: Limits = Limits::new().max_value(64).max_line(128);
 
 /// The most the read buffer may hold between frames: an unfinished line at the limit,
 /// or an unfinished value at the limit with its terminator.
@@ -119,7 +116,7 @@ pub fn assembler(data: &[u8]) {
         let mut out = Vec::new();
         let mut a = Assembler::new(shape);
         for f in frames {
-            match a.push_checked(f.clone(), &record) {
+            match push_checked(&mut a, f.clone(), &record) {
                 Ok(Some(done)) => {
                     out.push(format!("{done:?}"));
                     a = Assembler::new(shape);
@@ -141,7 +138,7 @@ pub fn assembler(data: &[u8]) {
 /// Target `parse_line`: the line grammar on any bytes: no panic, and whatever it
 /// accepts ends with `\r\n`.
 pub fn parse_line(data: &[u8]) {
-    if let Ok((rest, _)) = mcaside::proto::parse::line(data) {
+    if let Ok((rest, _)) = mcaside::proto::internal::parse_line(data) {
         let used = &data[..data.len() - rest.len()];
         assert!(
             used.ends_with(b"\r\n"),
@@ -193,8 +190,8 @@ pub fn encoders(data: &[u8]) {
             &mut buf,
             key,
             &MetaGet::new()
-                .value()
-                .key()
+                .return_value()
+                .return_key()
                 .touch(expiry)
                 .recache(std::time::Duration::from_secs(n))
                 .opaque(n),

@@ -318,6 +318,17 @@ pub enum InputError {
         /// What was asked for.
         what: &'static str,
     },
+    /// A meta flag, as the protocol spells it (`v`, `N30`), that the command does not
+    /// take or whose argument is not valid (see
+    /// [`MetaGet::from_tokens`](crate::proto::meta::MetaGet::from_tokens)).
+    BadFlag {
+        /// The command (`mg`, `ms`, `md`, `ma`).
+        command: &'static str,
+        /// The flag as given.
+        token: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A server address that is neither `host:port` nor a socket path.
     BadAddress {
         /// The address as given.
@@ -356,6 +367,11 @@ impl fmt::Display for InputError {
             InputError::BadToken { what } => write!(f, "invalid {what}"),
             InputError::NoKeys => f.write_str("no keys given"),
             InputError::Unsupported { what } => write!(f, "server does not support {what}"),
+            InputError::BadFlag {
+                command,
+                token,
+                reason,
+            } => write!(f, "{command} flag {token:?}: {reason}"),
             InputError::BadAddress { addr, reason } => write!(
                 f,
                 "{addr:?} is not a server address: {reason} (want HOST:PORT, or a Unix \
@@ -456,7 +472,7 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// A client setting that cannot work, found when the client is built.
+/// A client (or cache) setting that cannot work, found when it is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -485,10 +501,15 @@ pub enum ConfigError {
         /// The server, as given.
         server: String,
     },
-    /// A setting out of its range.
+    /// A setting outside the values it can take, such as `connections(0)`: refused,
+    /// never bent to the nearest value that works.
     OutOfRange {
-        /// Which setting, and its range.
-        what: &'static str,
+        /// The builder method (`"connections"`, `"ttl_jitter"`, ...).
+        setting: &'static str,
+        /// What it accepts.
+        allowed: &'static str,
+        /// What it was given.
+        given: String,
     },
 }
 
@@ -510,10 +531,14 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroWeight { server } => {
                 write!(f, "server {server} has weight 0 (it would take no keys)")
             }
-            ConfigError::OutOfRange { what } => write!(f, "out of range: {what}"),
             ConfigError::BadPassword => {
                 f.write_str("password must be non-empty, without spaces or control characters")
             }
+            ConfigError::OutOfRange {
+                setting,
+                allowed,
+                given,
+            } => write!(f, "{setting}: must be {allowed}, got {given}"),
         }
     }
 }

@@ -1262,7 +1262,7 @@ async fn run_shard(
         // The schedule's own timeout catches a hang, so requests need none: a timer
         // each is a noticeable cost in a debug build, and the default 1 s could trip
         // when a thousand schedules share a core.
-        .request_timeout(None);
+        .no_request_timeout();
     if config.classic {
         builder = builder.features(Features::CLASSIC);
     }

@@ -179,7 +179,7 @@ async fn plain_and_tls_mixed_up_fail_fast_and_typed() {
     let started = Instant::now();
     let plain = Client::builder()
         .connect_timeout(Duration::from_secs(1))
-        .request_timeout(Some(Duration::from_secs(1)))
+        .request_timeout(Duration::from_secs(1))
         .connect(server.addr.as_str())
         .await;
     assert!(plain.is_err(), "a plain client on a TLS port: {plain:?}");

@@ -137,7 +137,7 @@ pub async fn connect(peer: Peer, addr: &str, tasks: usize) -> Clients {
         Peer::Mcaside { connections } => Clients::Mcaside(
             mcaside::Client::builder()
                 .connections(connections)
-                .request_timeout(Some(Duration::from_secs(10)))
+                .request_timeout(Duration::from_secs(10))
                 .connect(addr)
                 .await
                 .expect("connect"),

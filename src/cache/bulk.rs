@@ -359,9 +359,9 @@ impl<C: Codec> Cache<C> {
         let inner = &*self.inner;
         let c = &inner.counters;
         let mut flags = MetaGet::new()
-            .value()
-            .cas()
-            .client_flags()
+            .return_value()
+            .return_cas()
+            .return_client_flags()
             .vivify(inner.config.lease_ttl);
         if let Some(threshold) = inner.config.early_refresh {
             flags = flags.recache(threshold);

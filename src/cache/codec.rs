@@ -1,8 +1,9 @@
 //! How values become bytes and back, and how a reader knows which way was used.
 //!
-//! Every cached item records its codec in the memcached client flags (see
-//! [`super::envelope`]), so a reader whose codec differs gets
-//! [`CacheError::Codec`](super::CacheError::Codec), never garbage decoded the wrong way.
+//! Every cached item records its codec in the memcached client flags (see the module
+//! `cache::envelope`), so a reader whose codec differs gets
+//! [`CacheError::WrongCodec`](super::CacheError::WrongCodec), never garbage decoded the
+//! wrong way; a value its own codec cannot decode is [`CacheError::Codec`](super::CacheError::Codec).
 
 use std::sync::Arc;
 
@@ -119,6 +120,25 @@ impl Codec for StringCodec {
 /// Any serde type, as JSON (feature `json`).
 #[cfg(feature = "json")]
 pub struct JsonCodec<T>(std::marker::PhantomData<fn() -> T>);
+
+// By hand: a derive would ask `T: Debug`, which the codec does not need.
+#[cfg(feature = "json")]
+impl<T> std::fmt::Debug for JsonCodec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonCodec<{}>", std::any::type_name::<T>())
+    }
+}
+
+// By hand too, for the same reason.
+#[cfg(feature = "json")]
+impl<T> Clone for JsonCodec<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+#[cfg(feature = "json")]
+impl<T> Copy for JsonCodec<T> {}
 
 #[cfg(feature = "json")]
 impl<T> JsonCodec<T> {

@@ -9,7 +9,7 @@
 //! The flags say which codec wrote the item, so a reader with another codec gets a
 //! typed error; an item whose flags lack the `MC` mark was not written by this layer.
 //! The one mark so far, `0x01` (refreshing), is set on a value one reader has taken to
-//! refresh early on a classic server (see `classic.rs`); readers that do not know it
+//! refresh early on a classic server (see [`classic`](super::classic)); readers that do not know it
 //! (this layer before it) ignore it. The header records whether the row was absent
 //! (negative caching), when the value was loaded and how long loading took, and when it
 //! expires. An item of zero bytes is a lease placeholder (memcached's vivify creates

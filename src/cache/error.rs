@@ -38,6 +38,9 @@ pub enum CacheError {
     WaitTimeout,
     /// Not a valid namespace name.
     BadNamespace(String),
+    /// A setting out of range, found when the cache was built (see
+    /// [`CacheBuilder::build`](super::CacheBuilder::build)).
+    Config(crate::error::ConfigError),
 }
 
 impl fmt::Display for CacheError {
@@ -61,6 +64,7 @@ impl fmt::Display for CacheError {
             CacheError::BadNamespace(ns) => {
                 write!(f, "invalid namespace {ns:?} (1 to 64 of A-Z a-z 0-9 _ . -)")
             }
+            CacheError::Config(e) => write!(f, "{e}"),
         }
     }
 }

@@ -14,7 +14,7 @@
 //! `user:7:J_rgen_M_ller#5f3c...`. As kept keys never contain `#` and hashed ones always
 //! do, a kept key never equals a hashed one; two hashed keys are equal only if their
 //! SHA-256 digests are, which nobody knows how to bring about, even choosing both keys
-//! (see `hash.rs`).
+//! (see [`hash`](super::hash)).
 //!
 //! Before SHA-256, hashed keys ended in a 128-bit MurmurHash3 (32 hex digits), which an
 //! attacker could make collide. Those wire keys are simply never asked for again and

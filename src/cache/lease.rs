@@ -40,9 +40,9 @@ impl<C: Codec> Inner<C> {
     {
         let c = &self.counters;
         let mut flags = MetaGet::new()
-            .value()
-            .cas()
-            .client_flags()
+            .return_value()
+            .return_cas()
+            .return_client_flags()
             .vivify(self.config.lease_ttl);
         if let Some(threshold) = self.config.early_refresh {
             flags = flags.recache(threshold);

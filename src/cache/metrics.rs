@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of the counters. All counts are since the cache was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Metrics {
     /// Reads answered from memcached with a fresh value (absent rows included).
     pub hits: u64,

@@ -5,7 +5,7 @@
 //! fails three ways. This layer closes each one:
 //!
 //! - **Stampedes.** In a process, concurrent misses of a key run one load and share its
-//!   result (`flight.rs`). Across processes, memcached hands out a *lease*: the first
+//!   result (the module `cache::flight`). Across processes, memcached hands out a *lease*: the first
 //!   reader of a missing key gets `W` from `mg ... N<lease ttl>` and loads; everyone else
 //!   gets `Z` and waits (polling with bounded backoff; one poll per process) for the
 //!   value to appear. A waiter never waits past [`CacheBuilder::max_wait`]; then it
@@ -27,10 +27,11 @@
 //! an `add` of an empty placeholder and the fill a `cas` against its `gets` unique: the
 //! same protection against stale sets, but a lease costs two more round trips (shared
 //! by all the misses of a bulk read), there is no serve-stale (no `md ... I`), and an
-//! early refresh is taken by re-storing the value marked refreshing (`classic.rs`).
+//! early refresh is taken by re-storing the value marked refreshing (the module
+//! `cache::classic`).
 //!
 //! Within a process, callers of a key that another caller is fetching wait for it
-//! (`flight.rs`), except that a caller who reloads a value it may serve (stale within
+//! (`cache::flight`), except that a caller who reloads a value it may serve (stale within
 //! the bound, or valid and refreshed early) hands that value to them at once: only the
 //! reloading caller waits for the load.
 //!
@@ -78,6 +79,7 @@ pub use keys::MAX_NAMESPACE_LEN;
 pub use metrics::Metrics;
 
 use crate::Client;
+use crate::error::ConfigError;
 use crate::proto::Feature;
 use envelope::{EnvelopeError, Stored};
 use flight::{Flights, Joined, Lead, Waited};
@@ -121,11 +123,12 @@ pub(crate) enum Found {
 /// A fetch's outcome as shared between coalesced callers.
 pub(crate) type Shared = Result<Found, CacheError>;
 
-/// The leadership of one key's fetch in this process (see `flight.rs`).
+/// The leadership of one key's fetch in this process (see [`flight`]).
 pub(crate) type KeyLead<'a> = Lead<'a, Shared>;
 
 /// What a waiter does when its wait for another process's load reaches the bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnWaitTimeout {
     /// Load the row itself and return it, without storing it (the lease holder will).
     #[default]
@@ -175,6 +178,19 @@ pub struct Cache<C: Codec> {
     inner: Arc<Inner<C>>,
 }
 
+impl<C: Codec> std::fmt::Debug for Cache<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("Cache")
+            .field("namespace", &inner.namespace)
+            .field("codec", &C::NAME)
+            .field("meta", &inner.meta)
+            .field("config", &inner.config)
+            .field("metrics", &inner.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C: Codec> Clone for Cache<C> {
     fn clone(&self) -> Self {
         Cache {
@@ -206,6 +222,17 @@ pub struct CacheBuilder<C> {
     namespace: String,
     codec: C,
     config: Config,
+}
+
+impl<C: Codec> std::fmt::Debug for CacheBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("client", &self.client)
+            .field("namespace", &self.namespace)
+            .field("codec", &C::NAME)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl<C: Codec> Cache<C> {
@@ -303,9 +330,10 @@ impl<C: Codec> CacheBuilder<C> {
     }
 
     /// Spreads expiries: each item's TTL is drawn from `[ttl, ttl * (1 + jitter)]`, so
-    /// keys loaded together do not expire together. Default 0.1.
+    /// keys loaded together do not expire together. Default 0.1. Anything but a number
+    /// from 0 to 10 is an error when the cache is built.
     pub fn ttl_jitter(mut self, jitter: f64) -> Self {
-        self.config.jitter = jitter.clamp(0.0, 10.0);
+        self.config.jitter = jitter;
         self
     }
 
@@ -371,8 +399,9 @@ impl<C: Codec> CacheBuilder<C> {
 
     /// Fills with a plain set instead of a set conditional on the lease's cas, which
     /// lets an invalidation be overwritten by a row read before it: the stale set this
-    /// layer exists to prevent. Only for tests that show the harm; never use it.
-    #[doc(hidden)]
+    /// layer exists to prevent. Only for tests that show the harm (with the
+    /// `test-hooks` feature, which only this crate's own tests turn on); never use it.
+    #[cfg(feature = "test-hooks")]
     pub fn fill_without_cas_for_tests(mut self) -> Self {
         self.config.fill_without_cas = true;
         self
@@ -381,17 +410,27 @@ impl<C: Codec> CacheBuilder<C> {
     /// Makes [`Cache::write`] invalidate only under the namespace version it read
     /// before the write, which leaves the old row cached if the namespace was
     /// invalidated during the write (the bug of issue 11). Only for tests that show
-    /// the harm; never use it.
-    #[doc(hidden)]
+    /// the harm (with the `test-hooks` feature); never use it.
+    #[cfg(feature = "test-hooks")]
     pub fn invalidate_early_version_only_for_tests(mut self) -> Self {
         self.config.invalidate_early_version_only = true;
         self
     }
 
-    /// Builds the cache. Fails if the namespace is not a valid name.
+    /// Builds the cache. Fails if the namespace is not a valid name
+    /// ([`CacheError::BadNamespace`]) or a setting is out of range
+    /// ([`CacheError::Config`]).
     pub fn build(self) -> Result<Cache<C>, CacheError> {
         if !keys::check_namespace(&self.namespace) {
             return Err(CacheError::BadNamespace(self.namespace));
+        }
+        let jitter = self.config.jitter;
+        if !(0.0..=10.0).contains(&jitter) {
+            return Err(CacheError::Config(ConfigError::OutOfRange {
+                setting: "ttl_jitter",
+                allowed: "a number from 0 to 10",
+                given: jitter.to_string(),
+            }));
         }
         let meta = self.client.features().has(Feature::Meta);
         Ok(Cache {

@@ -29,6 +29,7 @@ use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply};
 
 /// The outcome of one request in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BatchOutcome {
     /// The server replied.
     Reply(MetaReply),
@@ -68,8 +69,8 @@ impl BatchOutcome {
 /// use mcaside::proto::meta::{MetaGet, MetaSet};
 /// let mut batch = client.meta_batch();
 /// batch.set("a", "1", &MetaSet::new().quiet())?;
-/// let get_a = batch.get("a", &MetaGet::new().value().quiet())?;
-/// let get_b = batch.get("b", &MetaGet::new().value().quiet())?;
+/// let get_a = batch.get("a", &MetaGet::new().return_value().quiet())?;
+/// let get_b = batch.get("b", &MetaGet::new().return_value().quiet())?;
 /// let out = batch.send().await?;
 /// assert!(out[get_a].reply().is_some()); // a hit
 /// assert!(out[get_b].reply().is_none()); // a miss, which q keeps off the wire

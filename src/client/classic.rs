@@ -45,8 +45,8 @@ impl Client {
     /// `gat`: get the item and set its expiry to `expiry` (a "touch" on every hit).
     pub async fn gat(
         &self,
-        expiry: impl Into<Expiry>,
         key: impl AsRef<[u8]>,
+        expiry: impl Into<Expiry>,
     ) -> Result<Option<Item>> {
         self.get_one(GetKind::Gat(expiry.into()), key.as_ref())
             .await
@@ -55,8 +55,8 @@ impl Client {
     /// `gats`: like [`gat`](Self::gat), with the cas unique.
     pub async fn gats(
         &self,
-        expiry: impl Into<Expiry>,
         key: impl AsRef<[u8]>,
+        expiry: impl Into<Expiry>,
     ) -> Result<Option<Item>> {
         self.get_one(GetKind::Gats(expiry.into()), key.as_ref())
             .await
@@ -440,12 +440,12 @@ fn lossy(b: Bytes) -> String {
 
 /// The `mg` flags that make it answer like the classic retrieval `kind`.
 fn meta_get_flags(kind: GetKind) -> MetaGet {
-    let flags = MetaGet::new().value().client_flags();
+    let flags = MetaGet::new().return_value().return_client_flags();
     match kind {
         GetKind::Get => flags,
-        GetKind::Gets => flags.cas(),
+        GetKind::Gets => flags.return_cas(),
         GetKind::Gat(e) => flags.touch(e),
-        GetKind::Gats(e) => flags.cas().touch(e),
+        GetKind::Gats(e) => flags.return_cas().touch(e),
     }
 }
 

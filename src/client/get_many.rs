@@ -83,8 +83,8 @@ impl Client {
     /// [`get_many`](Self::get_many) that also sets each hit's expiry (`gat`).
     pub async fn gat_many<I, K>(
         &self,
-        expiry: impl Into<Expiry>,
         keys: I,
+        expiry: impl Into<Expiry>,
     ) -> Result<Vec<Option<Item>>>
     where
         I: IntoIterator<Item = K>,
@@ -96,8 +96,8 @@ impl Client {
     /// [`gat_many`](Self::gat_many) with cas uniques (`gats`).
     pub async fn gats_many<I, K>(
         &self,
-        expiry: impl Into<Expiry>,
         keys: I,
+        expiry: impl Into<Expiry>,
     ) -> Result<Vec<Option<Item>>>
     where
         I: IntoIterator<Item = K>,

@@ -18,6 +18,7 @@ use crate::proto::{BatchEntry, Expect, MetaCode, MetaReply, Reply, ReturnedFlags
 
 /// What `me` says about an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MetaDebugInfo {
     /// The key as the server printed it.
     pub key: Bytes,
@@ -42,7 +43,7 @@ impl Client {
     /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
     /// use mcaside::proto::{meta::MetaGet, MetaCode, Expiry};
     /// // Get, or win the right to fill a missing item (a lease).
-    /// let r = client.meta_get("user:1", &MetaGet::new().value().cas().vivify(Expiry::secs(30))).await?;
+    /// let r = client.meta_get("user:1", &MetaGet::new().return_value().return_cas().vivify(Expiry::secs(30))).await?;
     /// if r.flags.won {
     ///     // we are the one to load it and `ms ... C<cas>` it
     /// } else if r.code == MetaCode::Value && !r.flags.win_taken {

@@ -6,18 +6,21 @@
 //! command, the number of keys, the bytes sent and received and the outcome. At TRACE
 //! level, the target `mcaside::wire` logs every byte on the wire, escaped.
 //!
-//! The command methods are in [`classic`] (the classic text commands) and
-//! [`noreply`] (their fire-and-forget forms).
+//! The command methods are all on [`Client`]: the classic text commands (`get`, `set`,
+//! ...; many keys at once with `get_many`), the meta commands (`meta_get`, ...; many at
+//! once in a [`MetaBatch`]), and, through [`Client::noreply`], the fire-and-forget forms
+//! ([`NoReply`]).
 
-pub mod batch;
-pub mod classic;
-pub mod get_many;
+mod batch;
+mod classic;
+mod get_many;
 mod gutter;
 mod join;
-pub mod meta;
-pub mod noreply;
+mod meta;
+mod noreply;
 mod types;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +84,7 @@ pub(crate) struct ConnId {
 /// # async fn f() -> mcaside::Result<()> {
 /// use std::time::Duration;
 /// let client = mcaside::Client::builder()
-///     .request_timeout(Some(Duration::from_millis(250)))
+///     .request_timeout(Duration::from_millis(250))
 ///     .connect("127.0.0.1:11211")
 ///     .await?;
 /// # Ok(()) }
@@ -92,6 +95,8 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     features: Option<Features>,
     connections: usize,
+    /// Checked when the client is built: 0 is refused.
+    max_silent_timeouts: Option<u32>,
     #[cfg(feature = "tls")]
     tls: Option<crate::conn::TlsConfig>,
     /// Checked when the client is built (the error is returned then).
@@ -107,6 +112,7 @@ impl Default for ClientBuilder {
             request_timeout: Some(Duration::from_secs(1)),
             features: None,
             connections: 2,
+            max_silent_timeouts: Some(3),
             #[cfg(feature = "tls")]
             tls: None,
             credentials: None,
@@ -128,11 +134,17 @@ impl ClientBuilder {
         self
     }
 
-    /// How long a request may take, from the call to its reply; `None` waits forever.
-    /// Default 1 s. A request that times out fails with [`Error::Timeout`] and its
-    /// reply, when it comes, is discarded.
-    pub fn request_timeout(mut self, t: Option<Duration>) -> Self {
-        self.request_timeout = t;
+    /// How long a request may take, from the call to its reply. Default 1 s. A request
+    /// that times out fails with [`Error::Timeout`] and its reply, when it comes, is
+    /// discarded.
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = Some(t);
+        self
+    }
+
+    /// Requests wait for their replies for as long as it takes: no request timeout.
+    pub fn no_request_timeout(mut self) -> Self {
+        self.request_timeout = None;
         self
     }
 
@@ -143,43 +155,58 @@ impl ClientBuilder {
         self
     }
 
-    /// The bounds of the reconnect backoff. Default 50 ms to 5 s.
+    /// The bounds of the reconnect backoff. Default 50 ms to 5 s. `min` over `max` is
+    /// an error when the client is built.
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.conn.backoff_min = min;
-        self.conn.backoff_max = max.max(min);
+        self.conn.backoff_max = max;
         self
     }
 
     /// The most bytes each connection queues without the server taking them: past it,
     /// a request waits for room within its own timeout, then fails with
     /// [`Error::QueueFull`] having sent nothing. Bounds memory while a server stalls.
-    /// Default 4 MiB.
+    /// Default 4 MiB; 0 is an error when the client is built.
     pub fn write_budget(mut self, bytes: usize) -> Self {
-        self.conn.write_budget = bytes.max(1);
+        self.conn.write_budget = bytes;
         self
     }
 
     /// After this many requests on a connection time out in a row with no byte read
     /// from the server meanwhile, the connection is closed and re-dialled (the requests
-    /// still in flight on it fail with [`Error::Io`] of kind `TimedOut`). `None` never
-    /// gives up on a connection. Default 3.
-    pub fn max_silent_timeouts(mut self, n: Option<u32>) -> Self {
-        self.conn.max_silent_timeouts = n.and_then(std::num::NonZeroU32::new);
+    /// still in flight on it fail with [`Error::Io`] of kind `TimedOut`). Default 3; 0
+    /// is an error when the client is built.
+    pub fn max_silent_timeouts(mut self, n: u32) -> Self {
+        self.max_silent_timeouts = Some(n);
+        self
+    }
+
+    /// Never gives up on a connection for timing out (see
+    /// [`max_silent_timeouts`](Self::max_silent_timeouts)).
+    pub fn no_silent_timeout_limit(mut self) -> Self {
+        self.max_silent_timeouts = None;
         self
     }
 
     /// TCP keepalive: probe a connection after this long without traffic, so a server
-    /// host that vanished is noticed even while idle. `None` leaves the system default.
-    /// Default 30 s.
-    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.conn.keepalive = idle;
+    /// host that vanished is noticed even while idle. Default 30 s.
+    pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
+        self.conn.keepalive = Some(idle);
         self
     }
 
-    /// How many connections to open to the server. Default 2. Each carries any number
-    /// of concurrent requests; a few let the server use several worker threads.
+    /// Leaves TCP keepalive as the system has it (usually off), instead of
+    /// [`tcp_keepalive`](Self::tcp_keepalive)'s probing.
+    pub fn no_tcp_keepalive(mut self) -> Self {
+        self.conn.keepalive = None;
+        self
+    }
+
+    /// How many connections to open to the server. Default 2; 0 is an error when the
+    /// client is built. Each carries any number of concurrent requests; a few let the
+    /// server use several worker threads.
     pub fn connections(mut self, n: usize) -> Self {
-        self.connections = n.max(1);
+        self.connections = n;
         self
     }
 
@@ -283,13 +310,16 @@ impl ClientBuilder {
     }
 
     async fn build(mut self, servers: Vec<Server>) -> Result<Client> {
+        self.check_settings()?;
         if servers.is_empty() {
             return Err(ConfigError::NoServers.into());
         }
         let gutter = match &self.dead.policy {
             DeadServerPolicy::Gutter { servers, .. } if servers.is_empty() => {
                 return Err(ConfigError::OutOfRange {
-                    what: "a gutter pool needs at least one server",
+                    setting: "dead_server_policy",
+                    allowed: "a gutter pool of at least one server",
+                    given: "no servers".into(),
                 }
                 .into());
             }
@@ -391,6 +421,7 @@ impl ClientBuilder {
         server: impl ToServerAddr,
     ) -> Result<crate::conn::Transport> {
         let addr = server.to_server_addr()?;
+        self.check_settings()?;
         self.check_login(&addr)?;
         self.load_login()?;
         crate::conn::open_transport(&addr, &self.conn).await
@@ -419,6 +450,38 @@ impl ClientBuilder {
         if let Some(tls) = &self.tls {
             self.conn.login.tls = Some(tls.load()?);
         }
+        Ok(())
+    }
+
+    /// Refuses settings that cannot work, rather than bending them to something that can
+    /// (the settings are checked here, when the client is built, so that each builder
+    /// method stays a plain setter).
+    fn check_settings(&mut self) -> Result<(), ConfigError> {
+        let refuse = |setting, allowed, given: String| ConfigError::OutOfRange {
+            setting,
+            allowed,
+            given,
+        };
+        if self.connections == 0 {
+            return Err(refuse("connections", "at least 1", "0".into()));
+        }
+        if self.conn.write_budget == 0 {
+            return Err(refuse("write_budget", "at least 1 byte", "0".into()));
+        }
+        if self.conn.backoff_min > self.conn.backoff_max {
+            return Err(refuse(
+                "reconnect_backoff",
+                "a minimum no larger than the maximum",
+                format!("{:?}, {:?}", self.conn.backoff_min, self.conn.backoff_max),
+            ));
+        }
+        self.conn.max_silent_timeouts = match self.max_silent_timeouts {
+            None => None,
+            Some(n) => Some(
+                NonZeroU32::new(n)
+                    .ok_or_else(|| refuse("max_silent_timeouts", "at least 1", "0".into()))?,
+            ),
+        };
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use crate::proto::{Expiry, Value};
 
 /// A cached item: the value, its client flags and, when asked for, its cas unique.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Item {
     /// The value, sliced from the connection's read buffer (no copy).
     pub value: Bytes,
@@ -58,6 +59,7 @@ impl Item {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// The client flags to store with the item.
     pub flags: u32,

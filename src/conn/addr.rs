@@ -18,6 +18,7 @@ use crate::error::InputError;
 /// assert!(matches!("unix:mc.sock".parse::<ServerAddr>(), Ok(ServerAddr::Unix(_))));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ServerAddr {
     /// `host:port`, resolved at each connect.
     Tcp(String),

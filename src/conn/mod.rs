@@ -1,10 +1,17 @@
 //! The connection layer: one server, one socket, many concurrent requests.
 //!
-//! A [`Connection`] is a cheap, cloneable handle to a background I/O task. Requests are
+//! What is public here is what a user of [`Client`](crate::Client) names: a server's
+//! address ([`ServerAddr`]), TLS settings ([`TlsConfig`], with the `tls` feature),
+//! credentials ([`Credentials`]), what the buffers hold ([`BufferUsage`]), and a raw
+//! socket for tools that write the protocol themselves ([`Transport`], from
+//! [`ClientBuilder::connect_raw`](crate::ClientBuilder::connect_raw)). The connection
+//! itself is the client's machinery, private to the crate.
+//!
+//! A connection is a cheap, cloneable handle to a background I/O task. Requests are
 //! encoded straight into a shared write buffer and answered in order, so any number of
-//! tasks can use one connection at once and their requests share writes. The files:
-//! `queue.rs` (the shared state), `session.rs` (the byte pump), `driver.rs` (the I/O
-//! task), `request.rs` (a caller's side), `transport.rs`, `addr.rs`. What this layer guarantees:
+//! tasks can use one connection at once and their requests share writes. The modules:
+//! `queue` (the shared state), `session` (the byte pump), `driver` (the I/O task),
+//! `request` (a caller's side), `transport`, `addr`. What this layer guarantees:
 //!
 //! - **Replies reach their own caller.** Replies are matched to requests by position in
 //!   the stream, and a request whose future is dropped keeps its place: its reply is read
@@ -12,23 +19,25 @@
 //! - **Failures are shared and prompt.** If the socket breaks or a reply is out of step,
 //!   every request in flight fails at once with the same error, and the task reconnects.
 //! - **No hand-off when alone.** A caller that finds the connection idle drives the
-//!   socket from its own task (see `request.rs`); the I/O task takes over the moment a
-//!   second request is queued.
+//!   socket from its own task (see the module `request`); the I/O task takes over the
+//!   moment a second request is queued.
 //! - **Every reply is checked to be its request's.** Callers pass an encoder that also
-//!   writes the request's identity record (keys, opaque tokens; see
-//!   [`crate::proto::identity`]); the assembler checks each frame against it, and a
-//!   mismatch closes the connection like any reply out of step.
+//!   writes the request's identity record (keys, opaque tokens; see the module
+//!   `proto::identity`); the assembler checks each frame against it, and a mismatch
+//!   closes the connection like any reply out of step.
 //! - **Bounded memory.** The bytes queued and not yet written are kept under a budget
-//!   (`ConnConfig::write_budget`): a caller waits for room before queueing more.
-//!   Requests whose callers are gone before their bytes are taken for writing are not
-//!   sent (unless they must be). Buffers that grew in a spike shrink back once empty.
-//! - **A silent server is abandoned.** After `max_silent_timeouts` timed-out requests
-//!   in a row with no byte read meanwhile, the connection is closed and re-dialled;
-//!   TCP keepalive finds a vanished host on an idle connection.
+//!   ([`ClientBuilder::write_budget`](crate::ClientBuilder::write_budget)): a caller
+//!   waits for room before queueing more. Requests whose callers are gone before their
+//!   bytes are taken for writing are not sent (unless they must be). Buffers that grew
+//!   in a spike shrink back once empty.
+//! - **A silent server is abandoned.** After
+//!   [`max_silent_timeouts`](crate::ClientBuilder::max_silent_timeouts) timed-out
+//!   requests in a row with no byte read meanwhile, the connection is closed and
+//!   re-dialled; TCP keepalive finds a vanished host on an idle connection.
 //! - **Nothing here knows memcached's commands.** Callers pass an encoder and the
-//!   [`Expect`]ed reply shape; which requests may share a line, and how their reply is
-//!   split, is [`crate::proto::coalesce`]'s business. The connection moves bytes and
-//!   frames. The socket kind is hidden in [`Transport`].
+//!   expected reply shape; which requests may share a line, and how their reply is
+//!   split, is the business of the module `proto::coalesce`. The connection moves bytes
+//!   and frames. The socket kind is hidden in [`Transport`].
 
 mod addr;
 mod auth;
@@ -60,7 +69,7 @@ use queue::{Ask, Link, Shared};
 
 /// Settings for one connection.
 #[derive(Debug, Clone)]
-pub struct ConnConfig {
+pub(crate) struct ConnConfig {
     /// Reply and request size bounds.
     pub limits: Limits,
     /// How long one connect attempt may take. Default 1 s.
@@ -107,9 +116,10 @@ impl Default for ConnConfig {
     }
 }
 
-/// How much memory a connection holds, for monitoring (see
-/// [`Connection::buffer_usage`]).
+/// How much memory a client's connections hold, for monitoring (see
+/// [`Client::buffer_usage`](crate::Client::buffer_usage)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BufferUsage {
     /// Bytes queued or being written, not yet handed to the socket.
     pub unsent: usize,
@@ -141,7 +151,7 @@ pub(crate) async fn open_transport(
 /// A handle to one multiplexed connection. Clones share the connection; when the last
 /// clone is dropped, the I/O task writes out what is queued and closes the socket.
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     handle: Arc<Handle>,
 }
 
@@ -209,11 +219,6 @@ impl Connection {
         }
     }
 
-    /// True while the socket is connected (or being reconnected after a clean close).
-    pub fn is_up(&self) -> bool {
-        matches!(self.handle.shared.lock().link, Link::Up | Link::Connecting)
-    }
-
     /// Sends one request and waits for its reply, matched by position only (for
     /// replies that carry nothing to check, such as `STORED`).
     ///
@@ -223,7 +228,7 @@ impl Connection {
     ///
     /// The request is cancel-safe: dropping the future before it completes leaves the
     /// connection in step (the reply, when it comes, is discarded).
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
@@ -235,6 +240,11 @@ impl Connection {
     /// writes the command and, through the [`Stamp`], what its reply must carry (the
     /// keys of a retrieval, the opaque token of a meta command). `must_send`: write it
     /// even if this future is dropped before its bytes are taken for writing.
+    ///
+    /// `encode` appends the command to the write buffer; if it fails, nothing is sent
+    /// and its error is returned. A server error line comes back as [`Error::Server`].
+    /// The request is cancel-safe: dropping the future before it completes leaves the
+    /// connection in step (the reply, when it comes, is discarded).
     pub async fn request_stamped(
         &self,
         expect: Expect,

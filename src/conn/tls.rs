@@ -74,7 +74,9 @@ impl TlsConfig {
 
     /// Accepts any certificate, from anyone: the connection is encrypted but not
     /// authenticated, so anyone in the path can read and change it. **For tests
-    /// only**, against servers with throwaway certificates.
+    /// only**, against servers with throwaway certificates: with the `test-hooks`
+    /// feature, which only this crate's own tests turn on.
+    #[cfg(feature = "test-hooks")]
     pub fn dangerously_accept_any_certificate_for_tests(mut self) -> Self {
         self.skip_verification = true;
         self
@@ -235,7 +237,7 @@ fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
     }
 }
 
-/// The verifier behind [`TlsConfig::dangerously_accept_any_certificate_for_tests`]:
+/// The verifier behind `TlsConfig::dangerously_accept_any_certificate_for_tests`:
 /// signatures are checked (so the handshake is real) but the certificate is not.
 #[derive(Debug)]
 struct AcceptAnything(Arc<rustls::crypto::CryptoProvider>);

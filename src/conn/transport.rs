@@ -18,7 +18,11 @@ use tokio::net::{TcpStream, UnixStream};
 use super::ServerAddr;
 
 /// A connected socket.
+///
+/// Non-exhaustive: which kinds exist depends on the crate's features (`Tls` needs
+/// `tls`), and more may come.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Transport {
     /// TCP, with `TCP_NODELAY` set (requests are small and latency-bound, and the
     /// connection already batches writes itself) and, when configured, TCP keepalive

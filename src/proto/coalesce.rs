@@ -85,6 +85,7 @@ impl GetLine {
     }
 
     /// How many requests share the line.
+    #[cfg(test)]
     pub fn members(&self) -> usize {
         self.members
     }

@@ -1,8 +1,11 @@
 //! Printing wire bytes so a person can read them.
 //!
-//! Used by the TRACE-level wire log and by the CLI's `--wire`: printable ASCII as is,
-//! `\r` `\n` `\t` `\0` `\\` as escapes, everything else as `\xNN`. One line per chunk,
-//! so a transcript shows exactly where the protocol's line endings are.
+//! Used by the TRACE-level wire log, the CLI's `--wire` and values the CLI prints escaped:
+//! valid UTF-8 text as it is (non-ASCII included: a key `ключ` reads as itself), `\r`
+//! `\n` `\t` `\0` `\\` as escapes, and every other byte of a control character
+//! (C0, DEL, C1) or of invalid UTF-8 as `\xNN`, so each `\xNN` is one byte on the wire.
+//! One line per chunk, so a transcript shows exactly where the protocol's line endings
+//! are.
 
 use std::fmt;
 
@@ -24,7 +27,12 @@ impl fmt::Display for Escaped<'_> {
                     '\t' => f.write_str("\\t")?,
                     '\0' => f.write_str("\\0")?,
                     '\\' => f.write_str("\\\\")?,
-                    c if c.is_control() => write!(f, "\\x{:02x}", c as u32)?,
+                    c if c.is_control() => {
+                        // Byte by byte: a C1 control (U+0080 to U+009F) is two bytes.
+                        for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                            write!(f, "\\x{b:02x}")?;
+                        }
+                    }
                     c => write!(f, "{c}")?,
                 }
             }
@@ -50,4 +58,21 @@ pub(crate) fn escape_short(bytes: &[u8], max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_and_text() {
+        let shown = |b: &[u8]| Escaped(b).to_string();
+        assert_eq!(shown(b"VALUE k 0 1\r\n"), "VALUE k 0 1\\r\\n");
+        assert_eq!(shown("ключ é".as_bytes()), "ключ é");
+        assert_eq!(shown(b"\x01\x7f\t\0\\"), "\\x01\\x7f\\t\\0\\\\");
+        // A C1 control is shown as its two bytes; invalid UTF-8 byte by byte.
+        assert_eq!(shown("\u{85}".as_bytes()), "\\xc2\\x85");
+        assert_eq!(shown(b"a\xff\xc3"), "a\\xff\\xc3");
+        assert_eq!(escape_short(b"abcdef", 3), "abc…");
+    }
 }

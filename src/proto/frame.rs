@@ -10,8 +10,12 @@
 
 use bytes::Bytes;
 
+// The returned flags' table lives with the meta commands.
+pub use super::meta::returned::{ReturnedField, ReturnedFlags};
+
 /// One reply line (and data block) from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Frame {
     /// `VALUE <key> <flags> <bytes> [<cas unique>]` and its data block.
     Value(Value),
@@ -103,6 +107,7 @@ pub enum OversizedHeader {
 
 /// A meta command's return code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MetaCode {
     /// `VA`: success, with a data block.
     Value,
@@ -141,38 +146,4 @@ pub struct MetaReply {
     pub flags: ReturnedFlags,
     /// The data block (`VA` only).
     pub value: Option<Bytes>,
-}
-
-/// The flags a meta reply can carry, parsed into typed fields.
-///
-/// Each field is set only when the server returned that flag, which it does when the
-/// request asked for it (`c` → `cas`, `t` → `ttl`, ...) or, for `W`, `X` and `Z`, when
-/// the lease state calls for it. Unknown flags are skipped so that a newer server does
-/// not break an older client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReturnedFlags {
-    /// `b`: the returned key (`k`) is base64 encoded.
-    pub base64_key: bool,
-    /// `c<u64>`: the item's cas unique.
-    pub cas: Option<u64>,
-    /// `f<u32>`: the client flags.
-    pub client_flags: Option<u32>,
-    /// `h<0|1>`: whether the item had been fetched before this request.
-    pub hit_before: Option<bool>,
-    /// `k<key>`: the item's key.
-    pub key: Option<Bytes>,
-    /// `l<secs>`: seconds since the item was last accessed.
-    pub last_access: Option<u64>,
-    /// `O<token>`: the opaque token the request carried.
-    pub opaque: Option<Bytes>,
-    /// `s<bytes>`: the item's size.
-    pub size: Option<u64>,
-    /// `t<secs>`: remaining TTL; `-1` means the item never expires.
-    pub ttl: Option<i64>,
-    /// `W`: this client won the right to recache the item (vivify or recache).
-    pub won: bool,
-    /// `X`: the item is stale (marked by `md ... I`).
-    pub stale: bool,
-    /// `Z`: another client already holds the win for this item.
-    pub win_taken: bool,
 }

@@ -41,7 +41,7 @@ const ECHO_BASE64: u8 = 5;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use mcaside::proto::identity::Stamp;
+/// use mcaside::proto::internal::Stamp;
 /// let (mut log, mut next) = (BytesMut::new(), 7u32);
 /// let mut stamp = Stamp::new(&mut log, &mut next);
 /// let token = stamp.opaque();

@@ -1,21 +1,26 @@
 //! The sans-IO protocol core: commands to bytes, bytes to replies.
 //!
 //! Nothing in this module touches a socket or an executor. It can be driven by hand,
-//! byte by byte, which is how its tests (and fuzzers) use it:
+//! byte by byte, which is how its tests, and the fuzz targets in `fuzz/`, use it; and it
+//! is what to build on for a transport of your own (a different runtime, a proxy, a
+//! simulator). What it offers, and promises to keep:
 //!
-//! - [`key`]: the key rules every command checks before encoding;
-//! - [`expiry`]: [`Expiry`], the exptime and its 30-day rule;
-//! - [`encode`]: the classic commands, appended to a `BytesMut`;
-//! - [`meta`]: the meta commands' typed flags and encoders; [`version`]: which server
+//! - [`encode`]: the classic commands, appended to a `BytesMut`, every key and number
+//!   checked first ([`check_key`], [`Expiry`] and its 30-day rule);
+//! - [`meta`]: the meta commands' typed flags and encoders; [`Features`]: which server
 //!   version has which of them; [`base64`]: binary keys;
-//! - [`parse`]: the reply-line grammar, in nom streaming combinators;
-//! - [`decoder`]: [`Decoder`], which frames a byte stream into [`Frame`]s;
-//! - [`reply`]: [`Assembler`], which groups frames into the reply to one request;
-//! - [`identity`]: what a reply must carry to be its request's (keys, opaque tokens),
-//!   recorded per request by [`identity::Stamp`] and checked by the assembler;
-//! - [`coalesce`]: which retrievals may share one command line, and how their reply
-//!   is split;
-//! - [`escape`]: printing wire bytes for people.
+//! - [`Decoder`]: frames a byte stream into [`Frame`]s, every announced length bounded
+//!   by [`Limits`] before anything is allocated;
+//! - [`Assembler`]: groups frames into the [`Reply`] to one request, as its [`Expect`]ed
+//!   shape says;
+//! - [`Escaped`]: wire bytes printed for people.
+//!
+//! The rest is the client's own machinery and is private to the crate: the reply-line
+//! grammar (the module `proto::parse`, a nom parser to read top to bottom), the
+//! identity records that prove each reply is its request's (`proto::identity`), and
+//! which retrievals may share a command line (`proto::coalesce`). The fuzz targets and
+//! tests reach some of it through [`internal`], which is **not** part of the stable
+//! API.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -39,29 +44,40 @@
 //! ```
 
 pub mod base64;
-pub mod coalesce;
-pub mod decoder;
+pub(crate) mod coalesce;
+pub(crate) mod decoder;
 pub mod encode;
-pub mod escape;
-pub mod expiry;
-pub mod frame;
-pub mod identity;
-pub mod key;
+pub(crate) mod escape;
+pub(crate) mod expiry;
+pub(crate) mod frame;
+pub(crate) mod identity;
+pub mod internal;
+pub(crate) mod key;
 pub mod meta;
-pub mod parse;
-pub mod reply;
-pub mod version;
+pub(crate) mod parse;
+pub(crate) mod reply;
+pub(crate) mod version;
 
 pub use decoder::Decoder;
 pub use escape::Escaped;
 pub use expiry::{Expiry, MAX_RELATIVE_EXPTIME};
-pub use frame::{Frame, MetaCode, MetaReply, Oversized, OversizedHeader, ReturnedFlags, Value};
+pub use frame::{
+    Frame, MetaCode, MetaReply, Oversized, OversizedHeader, ReturnedField, ReturnedFlags, Value,
+};
 pub use key::{MAX_KEY_LEN, check_key};
-pub use reply::{Assembler, BatchEntry, Expect, Failure, Reply, Status};
+pub use reply::{Assembler, BatchEntry, Expect, Failure, Reply, Status, Step};
 pub use version::{Feature, Features, Version};
 
 /// Bounds on what the decoder accepts and the encoder sends.
+///
+/// ```
+/// use mcaside::proto::Limits;
+/// // For a server started with `-I 8m`:
+/// let limits = Limits::new().max_value(8 << 20);
+/// assert_eq!(limits.max_line, Limits::default().max_line);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest data block accepted in a reply or sent in a request. A reply's block
     /// over it is skipped as it arrives (no memory is set aside for it) and fails the
@@ -75,11 +91,30 @@ pub struct Limits {
     pub max_line: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    /// The defaults (see each field).
+    pub const fn new() -> Limits {
         Limits {
             max_value: (1 << 20) + 1024,
             max_line: 8 * 1024,
         }
+    }
+
+    /// Sets [`max_value`](Self::max_value).
+    pub const fn max_value(mut self, bytes: usize) -> Limits {
+        self.max_value = bytes;
+        self
+    }
+
+    /// Sets [`max_line`](Self::max_line).
+    pub const fn max_line(mut self, bytes: usize) -> Limits {
+        self.max_line = bytes;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new()
     }
 }

@@ -13,14 +13,14 @@
 #![allow(missing_docs)]
 
 use nom::branch::alt;
-use nom::bytes::streaming::{take, take_till, take_till1, take_until};
-use nom::character::streaming::{char, crlf, i64 as dec_i64, u32 as dec_u32, u64 as dec_u64};
+use nom::bytes::streaming::{take_till, take_till1, take_until};
+use nom::character::streaming::{char, crlf, u32 as dec_u32, u64 as dec_u64};
 use nom::combinator::{opt, peek};
 use nom::multi::fold_many0;
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
-use super::frame::{MetaCode, ReturnedFlags};
+use super::frame::MetaCode;
 use crate::error::ServerErrorKind;
 
 /// One parsed reply line. Byte strings borrow from the line.
@@ -70,65 +70,12 @@ pub enum Word {
     MetaNoop,
 }
 
-/// The returned flags of a meta line, typed, with `k` and `O` still borrowing from the
-/// line: the decoder turns this into [`ReturnedFlags`] once it owns the line as `Bytes`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flags<'a> {
-    pub base64_key: bool,
-    pub cas: Option<u64>,
-    pub client_flags: Option<u32>,
-    pub hit_before: Option<bool>,
-    pub key: Option<&'a [u8]>,
-    pub last_access: Option<u64>,
-    pub opaque: Option<&'a [u8]>,
-    pub size: Option<u64>,
-    pub ttl: Option<i64>,
-    pub won: bool,
-    pub stale: bool,
-    pub win_taken: bool,
-}
+// The returned flags of a meta line, typed, borrowing `k` and `O` from the line. Each
+// flag's grammar is a row of the table in `meta/returned.rs`.
+pub use super::meta::returned::Flags;
+use super::meta::returned::returned_flag;
 
-impl Flags<'_> {
-    /// Copies out the typed flags, turning the borrowed `k` and `O` into `Bytes` with
-    /// `to_bytes` (a zero-copy slice of the line in the decoder).
-    pub fn into_returned(self, to_bytes: impl Fn(&[u8]) -> bytes::Bytes) -> ReturnedFlags {
-        ReturnedFlags {
-            base64_key: self.base64_key,
-            cas: self.cas,
-            client_flags: self.client_flags,
-            hit_before: self.hit_before,
-            key: self.key.map(&to_bytes),
-            last_access: self.last_access,
-            opaque: self.opaque.map(&to_bytes),
-            size: self.size,
-            ttl: self.ttl,
-            won: self.won,
-            stale: self.stale,
-            win_taken: self.win_taken,
-        }
-    }
-}
-
-/// One returned flag, as parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flag<'a> {
-    Base64,
-    Cas(u64),
-    ClientFlags(u32),
-    Hit(bool),
-    Key(&'a [u8]),
-    LastAccess(u64),
-    Opaque(&'a [u8]),
-    Size(u64),
-    Ttl(i64),
-    Won,
-    Stale,
-    WinTaken,
-    /// A flag this client does not know (a newer server's); skipped.
-    Unknown,
-}
-
-type Res<'a, T> = IResult<&'a [u8], T>;
+pub(crate) type Res<'a, T> = IResult<&'a [u8], T>;
 
 /// Parses one complete reply line, `\r\n` included.
 pub fn line(input: &[u8]) -> Res<'_, Line<'_>> {
@@ -253,21 +200,7 @@ fn flag_tokens(input: &[u8]) -> Res<'_, Flags<'_>> {
             preceded(char(' '), returned_flag),
             Flags::default,
             |mut acc, flag| {
-                match flag {
-                    Flag::Base64 => acc.base64_key = true,
-                    Flag::Cas(v) => acc.cas = Some(v),
-                    Flag::ClientFlags(v) => acc.client_flags = Some(v),
-                    Flag::Hit(v) => acc.hit_before = Some(v),
-                    Flag::Key(v) => acc.key = Some(v),
-                    Flag::LastAccess(v) => acc.last_access = Some(v),
-                    Flag::Opaque(v) => acc.opaque = Some(v),
-                    Flag::Size(v) => acc.size = Some(v),
-                    Flag::Ttl(v) => acc.ttl = Some(v),
-                    Flag::Won => acc.won = true,
-                    Flag::Stale => acc.stale = true,
-                    Flag::WinTaken => acc.win_taken = true,
-                    Flag::Unknown => {}
-                }
+                flag.apply(&mut acc);
                 acc
             },
         ),
@@ -276,38 +209,14 @@ fn flag_tokens(input: &[u8]) -> Res<'_, Flags<'_>> {
     .parse(input)
 }
 
-/// One returned flag: its letter, then an argument whose form the letter decides.
-fn returned_flag(input: &[u8]) -> Res<'_, Flag<'_>> {
-    let (arg, letter) = take(1usize)(input)?;
-    match letter[0] {
-        b'c' => ended(dec_u64).map(Flag::Cas).parse(arg),
-        b'f' => ended(dec_u32).map(Flag::ClientFlags).parse(arg),
-        b'h' => ended(alt((char('0'), char('1'))))
-            .map(|c| Flag::Hit(c == '1'))
-            .parse(arg),
-        b'l' => ended(dec_u64).map(Flag::LastAccess).parse(arg),
-        b's' => ended(dec_u64).map(Flag::Size).parse(arg),
-        b't' => ended(dec_i64).map(Flag::Ttl).parse(arg),
-        b'k' => token.map(Flag::Key).parse(arg),
-        b'O' => token.map(Flag::Opaque).parse(arg),
-        b'b' => ended(empty).map(|_| Flag::Base64).parse(arg),
-        b'W' => ended(empty).map(|_| Flag::Won).parse(arg),
-        b'X' => ended(empty).map(|_| Flag::Stale).parse(arg),
-        b'Z' => ended(empty).map(|_| Flag::WinTaken).parse(arg),
-        _ => take_till(|c| c == b' ' || c == b'\r')
-            .map(|_| Flag::Unknown)
-            .parse(arg),
-    }
-}
-
 /// `parser`, which must be followed by the end of its token (a space or `\r`).
-fn ended<'a, O>(
+pub(crate) fn ended<'a, O>(
     parser: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
 ) -> impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>> {
     terminated(parser, peek(alt((char(' '), char('\r')))))
 }
 
-fn empty(input: &[u8]) -> Res<'_, ()> {
+pub(crate) fn empty(input: &[u8]) -> Res<'_, ()> {
     Ok((input, ()))
 }
 
@@ -319,7 +228,7 @@ fn meta_debug(input: &[u8]) -> Res<'_, Line<'_>> {
 }
 
 /// A run of bytes up to the next space or `\r`.
-fn token(input: &[u8]) -> Res<'_, &[u8]> {
+pub(crate) fn token(input: &[u8]) -> Res<'_, &[u8]> {
     take_till1(|c| c == b' ' || c == b'\r')(input)
 }
 

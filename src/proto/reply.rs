@@ -20,6 +20,7 @@ use crate::error::{ProtocolError, ServerError, ServerErrorKind};
 
 /// The shape of the reply a request expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expect {
     /// One status line: `STORED`, `NOT_STORED`, `EXISTS`, `NOT_FOUND`, `DELETED`,
     /// `TOUCHED` or `OK`.
@@ -65,6 +66,7 @@ pub enum Status {
 
 /// A whole reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reply {
     /// For [`Expect::Status`], and `NOT_FOUND` for [`Expect::Number`].
     Status(Status),
@@ -93,6 +95,7 @@ pub enum Reply {
 
 /// One entry of a meta pipeline's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BatchEntry {
     /// A meta reply.
     Meta(MetaReply),
@@ -103,6 +106,7 @@ pub enum BatchEntry {
 /// Why a complete reply is not a success. The request it answers fails; the stream is
 /// still in step, so the connection carries on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// An error line (`ERROR`, `CLIENT_ERROR ...`, `SERVER_ERROR ...`).
     Server(ServerError),
@@ -114,8 +118,8 @@ pub enum Failure {
     },
     /// The reply to a multi-key retrieval in which some values were oversized: their
     /// keys and announced lengths, and the other hits, in the server's order (so that
-    /// requests sharing one line fail only where their own key was oversized; see
-    /// [`super::coalesce::split`]).
+    /// requests sharing one line fail only where their own key was oversized; see the
+    /// module `proto::coalesce`).
     OversizedAmong {
         /// The oversized values' keys and announced lengths.
         oversized: Vec<(Bytes, u64)>,
@@ -140,10 +144,11 @@ pub type Step = Option<Result<Reply, Failure>>;
 
 /// Builds the reply to one request from its frames.
 ///
-/// [`push`](Self::push) checks that each frame fits the reply's shape.
-/// [`push_checked`](Self::push_checked) also checks the frame's identity against the
-/// request's record (see [`super::identity`]): the keys of `VALUE`s, the opaque tokens
-/// and returned keys of meta replies. A connection always uses the latter.
+/// [`push`](Self::push) checks that each frame fits the reply's shape. The client's
+/// connections also check each frame's identity against the request's record (the
+/// module `proto::identity`): the keys of `VALUE`s, the opaque tokens and returned keys
+/// of meta replies; that check is internal (the fuzz targets reach it through
+/// [`internal::push_checked`](super::internal::push_checked)).
 #[derive(Debug)]
 pub struct Assembler {
     expect: Expect,

@@ -9,12 +9,13 @@
 //! | feature | first version | source |
 //! |---|---|---|
 //! | meta commands (`mg ms md ma mn me`) | 1.6.0 | the 1.6 protocol.txt |
-//! | `ms s` (return size) | 1.6.20 | 1.6.21 release notes (fixes a bug it added in 1.6.20) |
-//! | `E` (set the cas value) | 1.6.27 | stated by the project's issue 3 |
-//! | `mg C`, `ms N`, `md x` | 1.6.27, conservatively | absent from 1.6.18; in the current protocol.txt |
 //! | `k`/`me` echoing a binary key with a space or control byte | none known | 1.6.18 echoes a vivified item's key raw |
 //!
-//! Everything else this client encodes is accepted by 1.6.18 (tested flag by flag).
+//! A meta flag newer than the meta commands says which version it needs in its own row
+//! of its command's table (see [`meta`](super::meta)), with the source of that version:
+//! `ms s` 1.6.20; `E` 1.6.27; `mg C`, `ms N` and `md x` 1.6.27, conservatively (absent
+//! from 1.6.18, in the current protocol.txt). Everything else the meta encoders write is
+//! accepted by 1.6.18 (tested flag by flag).
 
 use std::fmt;
 
@@ -42,21 +43,13 @@ impl fmt::Display for Version {
     }
 }
 
-/// A protocol feature that not every server has.
+/// A protocol feature that not every server has. (Meta flags that not every server has
+/// are checked by the meta encoders, each against the version in its flag's row.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Feature {
     /// The meta commands.
     Meta,
-    /// `ms ... s`: return the stored size.
-    MetaSetSize,
-    /// `E<cas>`: set the item's cas to a given value.
-    ExplicitCas,
-    /// `mg ... C<cas>`: skip the value if the cas matches.
-    MetaGetCompareCas,
-    /// `ms ... N<ttl>` in append mode: create the item on a miss.
-    MetaSetVivify,
-    /// `md ... x`: remove the value but keep the item.
-    MetaDeleteValue,
     /// Echoing a binary key (`b` with `k`, or `me ... b`) whose raw bytes include a space
     /// or control byte. memcached 1.6.18 echoes the key of an item created by vivify
     /// (`N`) raw, without `b`, so such a key splits the reply line (`VA 0 ka\r\nb W`).
@@ -69,11 +62,6 @@ impl Feature {
     pub fn since(self) -> Version {
         match self {
             Feature::Meta => Version(1, 6, 0),
-            Feature::MetaSetSize => Version(1, 6, 20),
-            Feature::ExplicitCas
-            | Feature::MetaGetCompareCas
-            | Feature::MetaSetVivify
-            | Feature::MetaDeleteValue => Version(1, 6, 27),
             Feature::SafeBinaryKeyEcho => Version(u16::MAX, 0, 0),
         }
     }
@@ -82,11 +70,6 @@ impl Feature {
     pub fn describe(self) -> &'static str {
         match self {
             Feature::Meta => "meta commands (memcached 1.6+)",
-            Feature::MetaSetSize => "meta flag ms s (memcached 1.6.20+)",
-            Feature::ExplicitCas => "meta flag E (memcached 1.6.27+)",
-            Feature::MetaGetCompareCas => "meta flag mg C (memcached 1.6.27+)",
-            Feature::MetaSetVivify => "meta flag ms N (memcached 1.6.27+)",
-            Feature::MetaDeleteValue => "meta flag md x (memcached 1.6.27+)",
             Feature::SafeBinaryKeyEcho => {
                 "returning a binary key with a space or control byte (k with b, or me b): \
                  memcached echoes a vivified item's key raw, which breaks the reply line; \
@@ -98,6 +81,7 @@ impl Feature {
 
 /// What one server supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Features {
     /// The server's version, if it told us (a proxy may not).
     pub version: Option<Version>,
@@ -112,6 +96,19 @@ impl Features {
     /// Classic commands only: what is assumed when the version is unknown.
     pub const CLASSIC: Features = Features { version: None };
 
+    /// What a server of this version supports (to state it with
+    /// [`ClientBuilder::features`](crate::ClientBuilder::features), or to encode for it).
+    ///
+    /// ```
+    /// use mcaside::proto::{Feature, Features, Version};
+    /// assert!(Features::of(Version(1, 6, 18)).has(Feature::Meta));
+    /// ```
+    pub const fn of(version: Version) -> Features {
+        Features {
+            version: Some(version),
+        }
+    }
+
     /// True if the server has `feature`.
     pub fn has(&self, feature: Feature) -> bool {
         self.version.is_some_and(|v| v >= feature.since())
@@ -125,6 +122,20 @@ impl Features {
             Err(crate::InputError::Unsupported {
                 what: feature.describe(),
             })
+        }
+    }
+
+    /// `Ok` if the server is at least `version`, else the error naming `what` (a meta
+    /// flag's gate).
+    pub(crate) fn require_version(
+        &self,
+        version: Version,
+        what: &'static str,
+    ) -> Result<(), crate::InputError> {
+        if self.version.is_some_and(|v| v >= version) {
+            Ok(())
+        } else {
+            Err(crate::InputError::Unsupported { what })
         }
     }
 }
@@ -143,9 +154,19 @@ mod tests {
             version: Version::parse("1.6.18"),
         };
         assert!(f.has(Feature::Meta));
-        assert!(!f.has(Feature::ExplicitCas));
-        assert!(!f.has(Feature::MetaSetSize));
+        assert!(!f.has(Feature::SafeBinaryKeyEcho));
+        assert!(f.require_version(Version(1, 6, 27), "E").is_err());
+        assert!(f.require_version(Version(1, 6, 18), "x").is_ok());
         assert!(!Features::CLASSIC.has(Feature::Meta));
-        assert!(Features::ALL.has(Feature::ExplicitCas));
+        assert!(
+            Features::CLASSIC
+                .require_version(Version(1, 6, 0), "x")
+                .is_err()
+        );
+        assert!(
+            Features::ALL
+                .require_version(Version(1, 6, 27), "E")
+                .is_ok()
+        );
     }
 }

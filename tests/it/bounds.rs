@@ -42,7 +42,7 @@ async fn duration_max_is_out_of_range_and_nothing_is_sent() {
             "{kind}"
         );
         assert!(
-            out_of_range(c.gat(Duration::MAX, "k").await.map(drop)),
+            out_of_range(c.gat("k", Duration::MAX).await.map(drop)),
             "{kind}"
         );
         assert_eq!(
@@ -80,8 +80,8 @@ async fn long_gat_and_gats_lines_are_split_by_bytes() {
         }
         let conns = server.stat("total_connections");
         let (gat, gats, other) = tokio::join!(
-            c.gat_many(Duration::from_secs(600), &keys),
-            c.gats_many(Duration::from_secs(600), &keys),
+            c.gat_many(&keys, Duration::from_secs(600)),
+            c.gats_many(&keys, Duration::from_secs(600)),
             c.get(&keys[0]),
         );
         for r in [gat.unwrap(), gats.unwrap()] {
@@ -102,10 +102,7 @@ async fn long_gat_and_gats_lines_are_split_by_bytes() {
 async fn an_oversized_value_fails_alone() {
     let server = Memcached::start_with(&["-I", "2m"]);
     let big_client = Client::builder()
-        .limits(mcaside::proto::Limits {
-            max_value: 2 << 20,
-            ..Default::default()
-        })
+        .limits(mcaside::proto::Limits::new().max_value(2 << 20))
         .connect(server.addr.as_str())
         .await
         .unwrap();
@@ -117,7 +114,7 @@ async fn an_oversized_value_fails_alone() {
         let c = Client::builder()
             .connections(1)
             .features(c.features())
-            .request_timeout(Some(Duration::from_secs(5)))
+            .request_timeout(Duration::from_secs(5))
             .connect(server.addr.as_str())
             .await
             .unwrap();
@@ -179,8 +176,8 @@ async fn a_stalled_server_costs_bounded_memory() {
     let c = Client::builder()
         .connections(1)
         .write_budget(budget)
-        .request_timeout(Some(Duration::from_millis(500)))
-        .max_silent_timeouts(None)
+        .request_timeout(Duration::from_millis(500))
+        .no_silent_timeout_limit()
         .connect(server.addr.as_str())
         .await
         .unwrap();
@@ -296,8 +293,8 @@ async fn a_silent_server_is_abandoned_and_redialled() {
     let c = Client::builder()
         .connections(1)
         .features(Features::CLASSIC)
-        .request_timeout(Some(Duration::from_millis(100)))
-        .max_silent_timeouts(Some(3))
+        .request_timeout(Duration::from_millis(100))
+        .max_silent_timeouts(3)
         .connect(addr.as_str())
         .await
         .unwrap();
@@ -320,7 +317,7 @@ async fn tcp_keepalive_is_set() {
     let server = Memcached::start();
     let c = Client::builder()
         .connections(1)
-        .tcp_keepalive(Some(Duration::from_secs(7)))
+        .tcp_keepalive(Duration::from_secs(7))
         .connect(server.addr.as_str())
         .await
         .unwrap();

@@ -153,7 +153,10 @@ async fn ttls_are_spread_by_jitter() {
     let mut ttls = Vec::new();
     for k in &keys {
         let wire = cache.wire_key(k).await.unwrap();
-        let r = c.meta_get(&wire, &MetaGet::new().ttl()).await.unwrap();
+        let r = c
+            .meta_get(&wire, &MetaGet::new().return_ttl())
+            .await
+            .unwrap();
         ttls.push(r.flags.ttl.unwrap());
     }
     assert!(ttls.iter().all(|t| (995..=1500).contains(t)), "{ttls:?}");
@@ -640,13 +643,17 @@ async fn a_lease_held_elsewhere_is_waited_for_up_to_the_bound() {
             OnWaitTimeout::Fail => assert!(matches!(r, Err(CacheError::WaitTimeout)), "{r:?}"),
             OnWaitTimeout::LoadWithoutStoring => {
                 assert_eq!(r.unwrap().as_deref(), Some("mine"));
-                let item = c.meta_get(&wire, &MetaGet::new().value()).await.unwrap();
+                let item = c
+                    .meta_get(&wire, &MetaGet::new().return_value())
+                    .await
+                    .unwrap();
                 assert_eq!(
                     item.value.as_deref(),
                     Some(&b""[..]),
                     "not stored: the lease is not ours"
                 );
             }
+            other => panic!("untested policy {other:?}"),
         }
         assert_eq!(cache.metrics().wait_timeouts, 1);
     }
@@ -732,7 +739,7 @@ async fn write_runs_the_write_then_invalidates() {
 async fn a_failed_invalidation_is_returned() {
     let server = Memcached::start();
     let c = Client::builder()
-        .request_timeout(Some(Duration::from_millis(300)))
+        .request_timeout(Duration::from_millis(300))
         .reconnect_backoff(Duration::from_secs(5), Duration::from_secs(5))
         .connect(server.addr.as_str())
         .await
@@ -989,7 +996,7 @@ async fn a_bulk_read_that_memcached_fails_hands_the_error_to_its_followers() {
     let addr = proxy_going_silent_after(&server.addr, b" N30").await;
     let c = Client::builder()
         .connections(1)
-        .request_timeout(Some(Duration::from_millis(300)))
+        .request_timeout(Duration::from_millis(300))
         .connect(addr.as_str())
         .await
         .unwrap();
@@ -1026,7 +1033,7 @@ async fn a_bulk_fill_that_memcached_fails_still_returns_the_loaded_rows() {
     let addr = proxy_going_silent_after(&server.addr, b" C").await;
     let c = Client::builder()
         .connections(1)
-        .request_timeout(Some(Duration::from_millis(300)))
+        .request_timeout(Duration::from_millis(300))
         .connect(addr.as_str())
         .await
         .unwrap();

@@ -47,7 +47,7 @@ async fn select_drops_a_request_mid_flight() {
 async fn request_timeout_on_a_stopped_server_then_recovery() {
     let server = Memcached::start();
     let c = Client::builder()
-        .request_timeout(Some(Duration::from_millis(200)))
+        .request_timeout(Duration::from_millis(200))
         .connect(server.addr.as_str())
         .await
         .unwrap();

@@ -88,10 +88,10 @@ async fn delete_touch_gat_gats() {
     assert!(!c.touch("k", Duration::from_secs(10)).await.unwrap());
     c.set("k", "v", Expiry::Never).await.unwrap();
     assert!(c.touch("k", Duration::from_secs(100)).await.unwrap());
-    let hit = c.gat(Duration::from_secs(200), "k").await.unwrap().unwrap();
+    let hit = c.gat("k", Duration::from_secs(200)).await.unwrap().unwrap();
     assert_eq!((&hit.value[..], hit.cas), (&b"v"[..], None));
     let hit = c
-        .gats(Duration::from_secs(300), "k")
+        .gats("k", Duration::from_secs(300))
         .await
         .unwrap()
         .unwrap();
@@ -102,7 +102,7 @@ async fn delete_touch_gat_gats() {
         "gats set the TTL to 300, server says {exp}"
     );
     assert_eq!(
-        c.gat(Duration::from_secs(1), "missing").await.unwrap(),
+        c.gat("missing", Duration::from_secs(1)).await.unwrap(),
         None
     );
     assert!(c.delete("k").await.unwrap());
@@ -133,12 +133,12 @@ async fn multi_key_retrievals() {
             "{kind}"
         );
         let got = c
-            .gat_many(Duration::from_secs(500), ["a", "zz"])
+            .gat_many(["a", "zz"], Duration::from_secs(500))
             .await
             .unwrap();
         assert!(got[0].is_some() && got[1].is_none(), "{kind}");
         assert!(remaining_ttl(&server, "a") > 490, "{kind}");
-        let got = c.gats_many(Expiry::Never, ["c"]).await.unwrap();
+        let got = c.gats_many(["c"], Expiry::Never).await.unwrap();
         assert!(got[0].as_ref().unwrap().cas.is_some(), "{kind}");
         assert_eq!(remaining_ttl(&server, "c"), -1, "{kind}");
         assert!(

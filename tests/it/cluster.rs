@@ -37,7 +37,7 @@ async fn holder(servers: &[Memcached], key: &str) -> Option<usize> {
 fn quick() -> ClientBuilder {
     Client::builder()
         .connect_timeout(Duration::from_millis(300))
-        .request_timeout(Some(Duration::from_millis(500)))
+        .request_timeout(Duration::from_millis(500))
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
         .retry_interval(Duration::from_millis(100))
         .dead_after(2)
@@ -124,7 +124,7 @@ async fn multi_key_calls_take_one_round_trip_per_server() {
     let mut batch = client.meta_batch();
     let idx: Vec<usize> = keys
         .iter()
-        .map(|k| batch.get(k, &MetaGet::new().value()).unwrap())
+        .map(|k| batch.get(k, &MetaGet::new().return_value()).unwrap())
         .collect();
     let out = batch.send().await.unwrap();
     for (k, i) in keys.iter().zip(idx) {
@@ -300,7 +300,7 @@ async fn the_gutter_takes_a_dead_servers_keys_with_a_short_ttl() {
     );
     let direct = Client::connect(gutter.addr.as_str()).await.unwrap();
     let ttl = direct
-        .meta_get(&key, &MetaGet::new().ttl())
+        .meta_get(&key, &MetaGet::new().return_ttl())
         .await
         .unwrap()
         .flags

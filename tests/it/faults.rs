@@ -37,7 +37,7 @@ async fn fast_client(addr: &str) -> Client {
     // These servers answer nothing properly, `version` included: say what they are.
     Client::builder()
         .features(mcaside::proto::Features::CLASSIC)
-        .request_timeout(Some(Duration::from_secs(2)))
+        .request_timeout(Duration::from_secs(2))
         .connect(addr)
         .await
         .unwrap()
@@ -50,7 +50,7 @@ async fn a_hostile_length_field_costs_no_memory() {
     let addr = faulty_server(b"VALUE k 0 99999999999\r\n", false).await;
     let c = Client::builder()
         .features(mcaside::proto::Features::CLASSIC)
-        .request_timeout(Some(Duration::from_millis(300)))
+        .request_timeout(Duration::from_millis(300))
         .connect(addr.as_str())
         .await
         .unwrap();
@@ -144,7 +144,7 @@ async fn server_dies_and_comes_back() {
     let server = Memcached::start();
     let port = server.port();
     let c = Client::builder()
-        .request_timeout(Some(Duration::from_millis(500)))
+        .request_timeout(Duration::from_millis(500))
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
         .connect(server.addr.as_str())
         .await

@@ -18,7 +18,7 @@ async fn classic_one(addr: &str) -> Client {
     Client::builder()
         .connections(1)
         .features(Features::CLASSIC)
-        .request_timeout(Some(Duration::from_secs(2)))
+        .request_timeout(Duration::from_secs(2))
         .connect(addr)
         .await
         .unwrap()
@@ -27,7 +27,7 @@ async fn classic_one(addr: &str) -> Client {
 async fn meta_one(addr: &str) -> Client {
     Client::builder()
         .connections(1)
-        .request_timeout(Some(Duration::from_secs(2)))
+        .request_timeout(Duration::from_secs(2))
         .connect(addr)
         .await
         .unwrap()
@@ -149,7 +149,7 @@ async fn a_meta_reply_for_another_key_or_token_is_refused() {
         .await
         .unwrap();
     let err = c
-        .meta_get("k", &MetaGet::new().value().key())
+        .meta_get("k", &MetaGet::new().return_value().return_key())
         .await
         .unwrap_err();
     assert!(

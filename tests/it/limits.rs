@@ -109,7 +109,7 @@ async fn binary_values_with_crlf_and_nul() {
 async fn values_at_and_over_the_item_size_limit() {
     let server = Memcached::start();
     let c = mcaside::Client::builder()
-        .request_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Duration::from_secs(10))
         .connect(server.addr.as_str())
         .await
         .unwrap();
@@ -177,11 +177,8 @@ async fn values_over_the_local_limit_are_not_sent() {
 async fn a_larger_item_size_with_raised_limits() {
     let server = Memcached::start_with(&["-I", "4m"]);
     let c = mcaside::Client::builder()
-        .limits(mcaside::proto::Limits {
-            max_value: 4 << 20,
-            ..Default::default()
-        })
-        .request_timeout(Some(Duration::from_secs(10)))
+        .limits(mcaside::proto::Limits::new().max_value(4 << 20))
+        .request_timeout(Duration::from_secs(10))
         .connect(server.addr.as_str())
         .await
         .unwrap();

@@ -18,6 +18,7 @@ mod limits;
 mod meta;
 mod pipelining;
 mod proxy;
+mod settings;
 
 use mcaside::Client;
 pub use server::Memcached;

@@ -16,14 +16,23 @@ async fn the_version_decides_the_features() {
     let features = c.features();
     assert_eq!(features.version, Some(Version(1, 6, 18)));
     assert!(features.has(mcaside::proto::Feature::Meta));
-    assert!(!features.has(mcaside::proto::Feature::ExplicitCas));
+    // A flag newer than the server (`E`, 1.6.27) is refused before anything is sent.
+    assert!(matches!(
+        c.meta_get("k", &MetaGet::new().new_cas(1)).await,
+        Err(mcaside::Error::Input(mcaside::InputError::Unsupported {
+            what: "meta flag mg E (memcached 1.6.27+)"
+        }))
+    ));
 }
 
 #[tokio::test]
 async fn get_set_delete_with_returned_flags() {
     let server = Memcached::start();
     let c = client(&server).await;
-    let r = c.meta_get("k", &MetaGet::new().value()).await.unwrap();
+    let r = c
+        .meta_get("k", &MetaGet::new().return_value())
+        .await
+        .unwrap();
     assert_eq!(r.code, MetaCode::Miss);
     let r = c
         .meta_set(
@@ -32,8 +41,8 @@ async fn get_set_delete_with_returned_flags() {
             &MetaSet::new()
                 .client_flags(7)
                 .ttl(Expiry::secs(100))
-                .cas()
-                .key()
+                .return_cas()
+                .return_key()
                 .opaque(42u32),
         )
         .await
@@ -46,14 +55,14 @@ async fn get_set_delete_with_returned_flags() {
         .meta_get(
             "k",
             &MetaGet::new()
-                .value()
-                .cas()
-                .client_flags()
-                .ttl()
-                .size()
-                .hit_before()
-                .last_access()
-                .key(),
+                .return_value()
+                .return_cas()
+                .return_client_flags()
+                .return_ttl()
+                .return_size()
+                .return_hit_before()
+                .return_last_access()
+                .return_key(),
         )
         .await
         .unwrap();
@@ -66,7 +75,13 @@ async fn get_set_delete_with_returned_flags() {
     assert_eq!(r.flags.hit_before, Some(false));
     assert_eq!(r.flags.last_access, Some(0));
     let r = c
-        .meta_get("k", &MetaGet::new().hit_before().touch(Expiry::Never).ttl())
+        .meta_get(
+            "k",
+            &MetaGet::new()
+                .return_hit_before()
+                .touch(Expiry::Never)
+                .return_ttl(),
+        )
         .await
         .unwrap();
     assert_eq!((r.code, r.flags.hit_before), (MetaCode::Header, Some(true)));
@@ -95,7 +110,10 @@ async fn get_set_delete_with_returned_flags() {
 async fn vivify_gives_one_winner_and_the_cas_fill_is_refused_the_second_time() {
     let server = Memcached::start();
     let (a, b) = (client(&server).await, client(&server).await);
-    let lease = MetaGet::new().value().cas().vivify(Expiry::secs(30));
+    let lease = MetaGet::new()
+        .return_value()
+        .return_cas()
+        .vivify(Expiry::secs(30));
     let first = a.meta_get("cold", &lease).await.unwrap();
     let second = b.meta_get("cold", &lease).await.unwrap();
     assert!(first.flags.won && !first.flags.win_taken, "{first:?}");
@@ -127,7 +145,7 @@ async fn invalidate_marks_stale_and_recache_elects_one() {
         .await
         .unwrap();
     let before = a
-        .meta_get("row", &MetaGet::new().cas())
+        .meta_get("row", &MetaGet::new().return_cas())
         .await
         .unwrap()
         .flags
@@ -138,7 +156,7 @@ async fn invalidate_marks_stale_and_recache_elects_one() {
         .await
         .unwrap();
     assert_eq!(r.code, MetaCode::Header);
-    let get = MetaGet::new().value().cas().ttl();
+    let get = MetaGet::new().return_value().return_cas().return_ttl();
     let x1 = a.meta_get("row", &get).await.unwrap();
     let x2 = b.meta_get("row", &get).await.unwrap();
     assert!(
@@ -176,7 +194,9 @@ async fn invalidate_marks_stale_and_recache_elects_one() {
     a.meta_set("hot", "v", &MetaSet::new().ttl(Expiry::secs(10)))
         .await
         .unwrap();
-    let recache = MetaGet::new().value().recache(Duration::from_secs(30));
+    let recache = MetaGet::new()
+        .return_value()
+        .recache(Duration::from_secs(30));
     let w = a.meta_get("hot", &recache).await.unwrap();
     let z = b.meta_get("hot", &recache).await.unwrap();
     assert!(
@@ -267,7 +287,7 @@ async fn arithmetic_with_auto_create() {
     let create = MetaArith::new()
         .auto_create(Expiry::secs(60))
         .initial(10)
-        .value();
+        .return_value();
     assert_eq!(
         value(c.meta_arith("n", &create).await.unwrap()),
         "10",
@@ -275,7 +295,7 @@ async fn arithmetic_with_auto_create() {
     );
     assert_eq!(
         value(
-            c.meta_arith("n", &MetaArith::new().delta(5).value())
+            c.meta_arith("n", &MetaArith::new().delta(5).return_value())
                 .await
                 .unwrap()
         ),
@@ -283,14 +303,17 @@ async fn arithmetic_with_auto_create() {
     );
     assert_eq!(
         value(
-            c.meta_arith("n", &MetaArith::new().decr().delta(100).value())
+            c.meta_arith("n", &MetaArith::new().decr().delta(100).return_value())
                 .await
                 .unwrap()
         ),
         "0"
     );
     let r = c
-        .meta_arith("n", &MetaArith::new().value().ttl().cas())
+        .meta_arith(
+            "n",
+            &MetaArith::new().return_value().return_ttl().return_cas(),
+        )
         .await
         .unwrap();
     assert_eq!(value(r.clone()), "1");
@@ -300,7 +323,7 @@ async fn arithmetic_with_auto_create() {
         .unwrap();
     assert_eq!(
         value(
-            c.meta_arith("max", &MetaArith::new().value())
+            c.meta_arith("max", &MetaArith::new().return_value())
                 .await
                 .unwrap()
         ),
@@ -329,7 +352,7 @@ async fn binary_keys_with_nul_and_crlf() {
         .await
         .unwrap();
     let r = c
-        .meta_get(key, &MetaGet::new().base64_key().value())
+        .meta_get(key, &MetaGet::new().base64_key().return_value())
         .await
         .unwrap();
     assert_eq!(r.value.as_deref(), Some(&b"value"[..]));
@@ -339,7 +362,7 @@ async fn binary_keys_with_nul_and_crlf() {
         .await
         .unwrap();
     let r = c
-        .meta_get(safe, &MetaGet::new().base64_key().key())
+        .meta_get(safe, &MetaGet::new().base64_key().return_key())
         .await
         .unwrap();
     assert!(r.flags.base64_key, "the returned key is marked base64");
@@ -395,7 +418,10 @@ async fn a_vivified_base64_key_comes_back_raw() {
     let err = c
         .meta_get(
             b"a\r\nb",
-            &MetaGet::new().base64_key().key().vivify(Expiry::secs(30)),
+            &MetaGet::new()
+                .base64_key()
+                .return_key()
+                .vivify(Expiry::secs(30)),
         )
         .await
         .unwrap_err();
@@ -408,7 +434,10 @@ async fn a_vivified_base64_key_comes_back_raw() {
     let r = c
         .meta_get(
             key,
-            &MetaGet::new().base64_key().key().vivify(Expiry::secs(30)),
+            &MetaGet::new()
+                .base64_key()
+                .return_key()
+                .vivify(Expiry::secs(30)),
         )
         .await
         .unwrap();
@@ -436,7 +465,7 @@ async fn a_quiet_pipeline_of_a_thousand_gets_matched_by_opaque() {
         let k = (i * 7919) % 1000;
         assert_eq!(
             batch
-                .get(format!("k{k}"), &MetaGet::new().value().quiet())
+                .get(format!("k{k}"), &MetaGet::new().return_value().quiet())
                 .unwrap(),
             i
         );
@@ -478,8 +507,10 @@ async fn batches_place_errors_and_quiet_outcomes() {
         .set("a", "2", &MetaSet::new().quiet().mode(SetMode::Add))
         .unwrap();
     let bad = b.arith("word", &MetaArith::new()).unwrap(); // not quiet: must answer
-    let inc = b.arith("num", &MetaArith::new().value()).unwrap();
-    let miss = b.get("none", &MetaGet::new().value().quiet()).unwrap();
+    let inc = b.arith("num", &MetaArith::new().return_value()).unwrap();
+    let miss = b
+        .get("none", &MetaGet::new().return_value().quiet())
+        .unwrap();
     let del = b.delete("none", &MetaDelete::new().quiet()).unwrap();
     let out = b.send().await.unwrap();
     assert_eq!(out[set], BatchOutcome::Silent(MetaCode::Header));
@@ -513,7 +544,7 @@ async fn quiet_single_requests_report_the_implied_outcome() {
     let server = Memcached::start();
     let c = client(&server).await;
     let r = c
-        .meta_get("none", &MetaGet::new().value().quiet())
+        .meta_get("none", &MetaGet::new().return_value().quiet())
         .await
         .unwrap();
     assert_eq!((r.code, r.value), (MetaCode::Miss, None));
@@ -525,7 +556,7 @@ async fn quiet_single_requests_report_the_implied_outcome() {
         .unwrap();
     assert_eq!(r.code, MetaCode::NotStored);
     let r = c
-        .meta_get("k", &MetaGet::new().value().quiet())
+        .meta_get("k", &MetaGet::new().return_value().quiet())
         .await
         .unwrap();
     assert_eq!(r.value.as_deref(), Some(&b"v"[..]));
@@ -548,7 +579,11 @@ async fn flags_the_server_lacks_are_refused_before_sending() {
             .await
             .is_err()
     );
-    assert!(c.meta_set("k", "v", &MetaSet::new().size()).await.is_err());
+    assert!(
+        c.meta_set("k", "v", &MetaSet::new().return_size())
+            .await
+            .is_err()
+    );
     assert_eq!(server.stat("cmd_get"), before);
 }
 
@@ -562,7 +597,7 @@ async fn an_invalid_flag_sent_anyway_leaves_the_connection_usable() {
         .await
         .unwrap();
     let err = c
-        .meta_get("k", &MetaGet::new().value().new_cas(5))
+        .meta_get("k", &MetaGet::new().return_value().new_cas(5))
         .await
         .unwrap_err();
     let Error::Server(e) = err else {
@@ -576,9 +611,11 @@ async fn an_invalid_flag_sent_anyway_leaves_the_connection_usable() {
     assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"fine");
     // And inside a batch, the error lands on the request that caused it.
     let mut b = c.meta_batch();
-    let ok = b.get("k", &MetaGet::new().value()).unwrap();
-    let bad = b.get("k", &MetaGet::new().value().new_cas(5)).unwrap();
-    let after = b.get("k", &MetaGet::new().value()).unwrap();
+    let ok = b.get("k", &MetaGet::new().return_value()).unwrap();
+    let bad = b
+        .get("k", &MetaGet::new().return_value().new_cas(5))
+        .unwrap();
+    let after = b.get("k", &MetaGet::new().return_value()).unwrap();
     let out = b.send().await.unwrap();
     assert!(out[ok].reply().is_some() && out[after].reply().is_some());
     assert!(matches!(&out[bad], BatchOutcome::Failed(e) if e.message == "invalid flag"));

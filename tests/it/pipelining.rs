@@ -142,3 +142,35 @@ async fn on_a_meta_server_single_key_commands_use_meta_forms() {
     assert_eq!(lines_starting(&sent, "md ").len(), 1);
     assert!(lines_starting(&sent, "get ").is_empty() && lines_starting(&sent, "set ").is_empty());
 }
+
+/// 10,000 gets awaited together on one connection: each is polled when it is queued
+/// and once more when its reply is there, not again on every other reply's wake (as
+/// `join_all` did before, 415,632 polls here), nor once per pass after tokio's budget
+/// for the task's poll is spent.
+#[tokio::test]
+async fn join_all_polls_each_request_about_twice() {
+    use std::future::{Future, poll_fn};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const N: usize = 10_000;
+    let server = Memcached::start();
+    let c = Client::builder()
+        .connections(1)
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    let polls = AtomicUsize::new(0);
+    let keys: Vec<String> = (0..N).map(|i| format!("k{i}")).collect();
+    let gets = keys.iter().map(|k| {
+        let mut get = Box::pin(c.get(k));
+        let polls = &polls;
+        poll_fn(move |cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            get.as_mut().poll(cx)
+        })
+    });
+    let results = mcaside::join_all(gets).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(None))));
+    let polls = polls.load(Ordering::Relaxed);
+    assert!(polls <= 3 * N, "{polls} polls for {N} gets");
+}

@@ -20,9 +20,9 @@ pub async fn exercise(c: &Client) {
     assert!(c.prepend("k", "-").await.unwrap());
     assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"-v3+");
     assert!(c.touch("k", Expiry::secs(100)).await.unwrap());
-    assert!(c.gat(Expiry::secs(100), "k").await.unwrap().is_some());
+    assert!(c.gat("k", Expiry::secs(100)).await.unwrap().is_some());
     assert!(
-        c.gats(Expiry::secs(100), "k")
+        c.gats("k", Expiry::secs(100))
             .await
             .unwrap()
             .unwrap()
@@ -46,13 +46,13 @@ pub async fn exercise(c: &Client) {
         .unwrap();
     assert_eq!(r.code, mcaside::proto::MetaCode::Header);
     let r = c
-        .meta_get("m", &MetaGet::new().value().cas())
+        .meta_get("m", &MetaGet::new().return_value().return_cas())
         .await
         .unwrap();
     assert_eq!(r.value.as_deref(), Some(&b"mv"[..]));
     c.meta_set("cnt", "1", &MetaSet::new()).await.unwrap();
     let r = c
-        .meta_arith("cnt", &MetaArith::new().value())
+        .meta_arith("cnt", &MetaArith::new().return_value())
         .await
         .unwrap();
     assert_eq!(r.value.as_deref(), Some(&b"2"[..]));
@@ -61,9 +61,9 @@ pub async fn exercise(c: &Client) {
     let r = c.meta_delete("m", &MetaDelete::new()).await.unwrap();
     assert_eq!(r.code, mcaside::proto::MetaCode::Header);
     let mut batch = c.meta_batch();
-    let a = batch.get("k", &MetaGet::new().value()).unwrap();
+    let a = batch.get("k", &MetaGet::new().return_value()).unwrap();
     let b = batch
-        .get("absent", &MetaGet::new().value().quiet())
+        .get("absent", &MetaGet::new().return_value().quiet())
         .unwrap();
     let out = batch.send().await.unwrap();
     assert!(out[a].reply().is_some() && out[b].reply().is_none());

@@ -12,11 +12,10 @@ use crate::worker::{Ctx, Stats};
 
 /// Connects and starts one task per `job.tasks`.
 pub async fn start(ctx: &Arc<Ctx>, connections: Option<usize>) -> Vec<JoinHandle<Stats>> {
-    let timeout = match ctx.job.mcaside_timeout_ms {
-        0 => None,
-        ms => Some(Duration::from_millis(ms)),
+    let mut builder = match ctx.job.mcaside_timeout_ms {
+        0 => mcaside::Client::builder().no_request_timeout(),
+        ms => mcaside::Client::builder().request_timeout(Duration::from_millis(ms)),
     };
-    let mut builder = mcaside::Client::builder().request_timeout(timeout);
     if let Some(n) = connections {
         builder = builder.connections(n);
     }
@@ -24,10 +23,7 @@ pub async fn start(ctx: &Arc<Ctx>, connections: Option<usize>) -> Vec<JoinHandle
     // limit raised as the server's is (`-I`).
     let need = ctx.job.value_size + 4096;
     if need > Limits::default().max_value {
-        builder = builder.limits(Limits {
-            max_value: need,
-            ..Limits::default()
-        });
+        builder = builder.limits(Limits::new().max_value(need));
     }
     let client = builder
         .connect(ctx.job.server_addr.as_str())

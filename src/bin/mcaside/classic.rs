@@ -190,10 +190,10 @@ pub async fn run(
         C::Get { key, shown } => print_item(client.get(&key).await?, shown, false)?,
         C::Gets { key, shown } => print_item(client.gets(&key).await?, shown, true)?,
         C::Gat { key, ttl, shown } => {
-            print_item(client.gat(expiry(ttl), &key).await?, shown, false)?
+            print_item(client.gat(&key, expiry(ttl)).await?, shown, false)?
         }
         C::Gats { key, ttl, shown } => {
-            print_item(client.gats(expiry(ttl), &key).await?, shown, true)?
+            print_item(client.gats(&key, expiry(ttl)).await?, shown, true)?
         }
         C::Set {
             key,

@@ -19,9 +19,9 @@
 //! commands, which a default client replaces with their meta forms on a server that has
 //! them. Built with `--features cli`, so that the library itself does not depend on clap.
 //!
-//! The files: `classic.rs` (the classic subcommands), `meta_args.rs` (`meta`),
-//! `raw.rs`, `bench/`; `value_io.rs` (values in from argv or stdin, out raw or
-//! escaped), `report_error.rs` (error messages), `wire.rs` (`--wire`).
+//! The modules: [`classic`] (the classic subcommands), [`meta_args`] (`meta`), [`raw`],
+//! [`bench`]; [`value_io`] (values in from argv or stdin, out raw or escaped),
+//! [`report_error`] (error messages), [`wire`] (`--wire`).
 
 mod bench;
 mod classic;

@@ -1,23 +1,26 @@
 //! `mcaside meta`: meta commands with flags written as the protocol spells them
-//! (`v c t N30 O7 MS`), parsed into the library's typed flags, so the same checks apply
-//! as in code: an unknown flag or a bad argument is an error before anything is sent.
+//! (`v c t N30 O7 MS`), parsed into the library's typed flags by the library's own parser
+//! (`MetaGet::from_tokens`...), so the same checks apply as in code: an unknown flag or a
+//! bad argument is an error before anything is sent. The help and the reply's printout
+//! are written from the library's flag tables too, so a flag added there is here.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Subcommand;
-use mcaside::proto::meta::{ArithMode, MetaArith, MetaDelete, MetaGet, MetaSet, Opaque, SetMode};
-use mcaside::proto::{Escaped, MetaCode, MetaReply};
-use mcaside::{Client, Expiry};
+use mcaside::Client;
+use mcaside::proto::meta::{FlagInfo, MetaArith, MetaDelete, MetaGet, MetaSet};
+use mcaside::proto::{MetaCode, MetaReply};
 
 use crate::status;
 use crate::value_io::{self, Shown, VALUE_HELP};
 
 #[derive(Subcommand)]
 pub enum MetaCommand {
-    /// mg KEY [FLAG...]: b c f h k l q s t u v, C<cas> E<cas> N<ttl> R<secs> T<ttl> O<token>.
-    /// Exit status 1 on EN (a miss).
+    #[command(
+        about = about("mg KEY", MetaGet::FLAGS, "Exit status 1 on EN (a miss)."),
+        long_about = long_about("mg KEY", MetaGet::FLAGS, "Exit status 1 on EN (a miss).")
+    )]
     Mg {
         /// The key.
         key: String,
@@ -26,8 +29,10 @@ pub enum MetaCommand {
         #[command(flatten)]
         shown: Shown,
     },
-    /// ms KEY VALUE [FLAG...]: b c I k q s, C<cas> E<cas> F<flags> T<ttl> N<ttl> O<token> M<E|A|P|R|S>.
-    /// Exit status 1 on NS or EX (not stored).
+    #[command(
+        about = about("ms KEY VALUE", MetaSet::FLAGS, ABOUT_MS),
+        long_about = long_about("ms KEY VALUE", MetaSet::FLAGS, ABOUT_MS)
+    )]
     Ms {
         /// The key.
         key: String,
@@ -36,22 +41,65 @@ pub enum MetaCommand {
         /// Flags as the protocol spells them, such as T30 F5 c.
         flags: Vec<String>,
     },
-    /// md KEY [FLAG...]: b I k q x, C<cas> E<cas> T<ttl> O<token>.
-    /// Exit status 1 on NF or EX.
+    #[command(
+        about = about("md KEY", MetaDelete::FLAGS, "Exit status 1 on NF or EX."),
+        long_about = long_about("md KEY", MetaDelete::FLAGS, "Exit status 1 on NF or EX.")
+    )]
     Md {
         /// The key.
         key: String,
         /// Flags as the protocol spells them, such as I T30.
         flags: Vec<String>,
     },
-    /// ma KEY [FLAG...]: b c k q t v, C<cas> E<cas> N<ttl> J<initial> D<delta> T<ttl> O<token> M<I|D|+|->.
-    /// Exit status 1 on NF, NS or EX.
+    #[command(
+        about = about("ma KEY", MetaArith::FLAGS, ABOUT_MA),
+        long_about = long_about("ma KEY", MetaArith::FLAGS, ABOUT_MA)
+    )]
     Ma {
         /// The key.
         key: String,
         /// Flags as the protocol spells them, such as N0 J7 v.
         flags: Vec<String>,
     },
+}
+
+const ABOUT_MS: &str = "Exit status 1 on NS or EX (not stored).";
+const ABOUT_MA: &str = "Exit status 1 on NF, NS or EX.";
+
+/// `mg KEY [FLAG...]: b c f ..., C<cas> ... Exit status ...`: the flags of `table`,
+/// those without an argument first.
+fn about(usage: &str, table: &[FlagInfo], exit: &str) -> String {
+    let plain: Vec<String> = table
+        .iter()
+        .filter(|f| f.argument.is_none())
+        .map(|f| f.letter.to_string())
+        .collect();
+    let with_arg: Vec<String> = table
+        .iter()
+        .filter_map(|f| f.argument.map(|a| format!("{}<{a}>", f.letter)))
+        .collect();
+    format!(
+        "{usage} [FLAG...]: {}, {}. {exit}",
+        plain.join(" "),
+        with_arg.join(" ")
+    )
+}
+
+/// [`about`], then one line per flag with what it does.
+fn long_about(usage: &str, table: &[FlagInfo], exit: &str) -> String {
+    let mut text = format!("{usage} [FLAG...]. {exit}\n\nFlags:");
+    for f in table {
+        let spelt = match f.argument {
+            Some(a) => format!("{}<{a}>", f.letter),
+            None => f.letter.to_string(),
+        };
+        let since = f
+            .since
+            .map(|v| format!(" (memcached {v}+)"))
+            .unwrap_or_default();
+        text.push_str(&format!("\n  {spelt:<12} {}{since}", f.summary()));
+    }
+    text
 }
 
 type Error = Box<dyn std::error::Error>;
@@ -62,20 +110,29 @@ pub async fn run(
     max_value: usize,
 ) -> Result<ExitCode, Error> {
     let (reply, shown) = match command {
-        MetaCommand::Mg { key, flags, shown } => {
-            (client.meta_get(&key, &mg(&flags)?).await?, shown)
-        }
+        MetaCommand::Mg { key, flags, shown } => (
+            client
+                .meta_get(&key, &MetaGet::from_tokens(strs(&flags))?)
+                .await?,
+            shown,
+        ),
         MetaCommand::Ms { key, value, flags } => {
             let value = value_io::read(value, max_value)?;
-            let reply = client.meta_set(&key, &value, &ms(&flags)?).await?;
+            let reply = client
+                .meta_set(&key, &value, &MetaSet::from_tokens(strs(&flags))?)
+                .await?;
             (reply, Shown { escape: false })
         }
         MetaCommand::Md { key, flags } => (
-            client.meta_delete(&key, &md(&flags)?).await?,
+            client
+                .meta_delete(&key, &MetaDelete::from_tokens(strs(&flags))?)
+                .await?,
             Shown { escape: false },
         ),
         MetaCommand::Ma { key, flags } => (
-            client.meta_arith(&key, &ma(&flags)?).await?,
+            client
+                .meta_arith(&key, &MetaArith::from_tokens(strs(&flags))?)
+                .await?,
             // The value of `ma ... v` is a number: always a line of text.
             Shown { escape: true },
         ),
@@ -87,31 +144,19 @@ pub async fn run(
     )))
 }
 
-/// Prints a meta reply as its code and the returned flags by name on one line, then
-/// the value, if any, as `get` prints one.
+fn strs(tokens: &[String]) -> impl Iterator<Item = &str> {
+    tokens.iter().map(String::as_str)
+}
+
+/// Prints a meta reply as its code and the returned flags by name on one line (`name=`
+/// and the argument, or `name(L)` for a flag without one), then the value, if any, as
+/// `get` prints one.
 fn print(r: &MetaReply, shown: Shown) -> std::io::Result<()> {
-    let f = &r.flags;
     let mut line = r.code.as_str().to_owned();
-    let mut add = |name: &str, v: Option<String>| {
-        if let Some(v) = v {
-            line.push_str(&format!(" {name}={v}"));
-        }
-    };
-    add("cas", f.cas.map(|v| v.to_string()));
-    add("flags", f.client_flags.map(|v| v.to_string()));
-    add("ttl", f.ttl.map(|v| v.to_string()));
-    add("size", f.size.map(|v| v.to_string()));
-    add("hit_before", f.hit_before.map(|v| v.to_string()));
-    add("last_access", f.last_access.map(|v| v.to_string()));
-    add("key", f.key.as_ref().map(|k| Escaped(k).to_string()));
-    add("opaque", f.opaque.as_ref().map(|o| Escaped(o).to_string()));
-    for (set, name) in [
-        (f.won, " won(W)"),
-        (f.stale, " stale(X)"),
-        (f.win_taken, " win_taken(Z)"),
-    ] {
-        if set {
-            line.push_str(name);
+    for field in r.flags.fields() {
+        match field.value {
+            Some(v) => line.push_str(&format!(" {}={v}", field.name)),
+            None => line.push_str(&format!(" {}({})", field.name, field.letter)),
         }
     }
     value_io::line(line)?;
@@ -119,170 +164,4 @@ fn print(r: &MetaReply, shown: Shown) -> std::io::Result<()> {
         value_io::write(v, shown)?;
     }
     Ok(())
-}
-
-fn split(token: &str) -> Result<(char, &str), Error> {
-    let mut chars = token.chars();
-    let flag = chars.next().ok_or("empty flag")?;
-    Ok((flag, chars.as_str()))
-}
-
-fn num<T: std::str::FromStr>(flag: char, arg: &str) -> Result<T, Error> {
-    arg.parse()
-        .map_err(|_| format!("flag {flag} needs a number, got {arg:?}").into())
-}
-
-fn ttl(flag: char, arg: &str) -> Result<Expiry, Error> {
-    let n: i64 = num(flag, arg)?;
-    Ok(match n {
-        0 => Expiry::Never,
-        n if n < 0 => Expiry::Expired,
-        n => Expiry::secs(n as u64),
-    })
-}
-
-fn none(flag: char, arg: &str) -> Result<(), Error> {
-    if arg.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("flag {flag} takes no argument").into())
-    }
-}
-
-fn unknown(cmd: &str, flag: char) -> Error {
-    format!("{cmd} has no flag {flag:?}").into()
-}
-
-fn mg(tokens: &[String]) -> Result<MetaGet, Error> {
-    let mut f = MetaGet::new();
-    for t in tokens {
-        let (flag, arg) = split(t)?;
-        match flag {
-            'C' => f.compare_cas = Some(num(flag, arg)?),
-            'E' => f.new_cas = Some(num(flag, arg)?),
-            'N' => f.vivify = Some(ttl(flag, arg)?),
-            'R' => f.recache = Some(Duration::from_secs(num(flag, arg)?)),
-            'T' => f.touch = Some(ttl(flag, arg)?),
-            'O' => f.opaque = Some(Opaque::new(arg.as_bytes())?),
-            _ => {
-                none(flag, arg)?;
-                match flag {
-                    'b' => f.base64_key = true,
-                    'c' => f.return_cas = true,
-                    'f' => f.return_flags = true,
-                    'h' => f.return_hit = true,
-                    'k' => f.return_key = true,
-                    'l' => f.return_last_access = true,
-                    'q' => f.quiet = true,
-                    's' => f.return_size = true,
-                    't' => f.return_ttl = true,
-                    'u' => f.no_bump = true,
-                    'v' => f.return_value = true,
-                    _ => return Err(unknown("mg", flag)),
-                }
-            }
-        }
-    }
-    Ok(f)
-}
-
-fn ms(tokens: &[String]) -> Result<MetaSet, Error> {
-    let mut f = MetaSet::new();
-    for t in tokens {
-        let (flag, arg) = split(t)?;
-        match flag {
-            'C' => f.compare_cas = Some(num(flag, arg)?),
-            'E' => f.new_cas = Some(num(flag, arg)?),
-            'F' => f.client_flags = Some(num(flag, arg)?),
-            'T' => f.ttl = Some(ttl(flag, arg)?),
-            'N' => f.vivify = Some(ttl(flag, arg)?),
-            'O' => f.opaque = Some(Opaque::new(arg.as_bytes())?),
-            'M' => {
-                f.mode = match arg {
-                    "S" | "s" => SetMode::Set,
-                    "E" | "e" => SetMode::Add,
-                    "R" | "r" => SetMode::Replace,
-                    "A" | "a" => SetMode::Append,
-                    "P" | "p" => SetMode::Prepend,
-                    _ => {
-                        return Err(format!("ms mode must be one of S E R A P, got {arg:?}").into());
-                    }
-                }
-            }
-            _ => {
-                none(flag, arg)?;
-                match flag {
-                    'b' => f.base64_key = true,
-                    'c' => f.return_cas = true,
-                    'I' => f.invalidate = true,
-                    'k' => f.return_key = true,
-                    'q' => f.quiet = true,
-                    's' => f.return_size = true,
-                    _ => return Err(unknown("ms", flag)),
-                }
-            }
-        }
-    }
-    Ok(f)
-}
-
-fn md(tokens: &[String]) -> Result<MetaDelete, Error> {
-    let mut f = MetaDelete::new();
-    for t in tokens {
-        let (flag, arg) = split(t)?;
-        match flag {
-            'C' => f.compare_cas = Some(num(flag, arg)?),
-            'E' => f.new_cas = Some(num(flag, arg)?),
-            'T' => f.ttl = Some(ttl(flag, arg)?),
-            'O' => f.opaque = Some(Opaque::new(arg.as_bytes())?),
-            _ => {
-                none(flag, arg)?;
-                match flag {
-                    'b' => f.base64_key = true,
-                    'I' => f.invalidate = true,
-                    'k' => f.return_key = true,
-                    'q' => f.quiet = true,
-                    'x' => f.remove_value = true,
-                    _ => return Err(unknown("md", flag)),
-                }
-            }
-        }
-    }
-    Ok(f)
-}
-
-fn ma(tokens: &[String]) -> Result<MetaArith, Error> {
-    let mut f = MetaArith::new();
-    for t in tokens {
-        let (flag, arg) = split(t)?;
-        match flag {
-            'C' => f.compare_cas = Some(num(flag, arg)?),
-            'E' => f.new_cas = Some(num(flag, arg)?),
-            'N' => f.auto_create = Some(ttl(flag, arg)?),
-            'J' => f.initial = Some(num(flag, arg)?),
-            'D' => f.delta = Some(num(flag, arg)?),
-            'T' => f.touch = Some(ttl(flag, arg)?),
-            'O' => f.opaque = Some(Opaque::new(arg.as_bytes())?),
-            'M' => {
-                f.mode = match arg {
-                    "I" | "i" | "+" => ArithMode::Incr,
-                    "D" | "d" | "-" => ArithMode::Decr,
-                    _ => return Err(format!("ma mode must be one of I + D -, got {arg:?}").into()),
-                }
-            }
-            _ => {
-                none(flag, arg)?;
-                match flag {
-                    'b' => f.base64_key = true,
-                    'c' => f.return_cas = true,
-                    'k' => f.return_key = true,
-                    'q' => f.quiet = true,
-                    't' => f.return_ttl = true,
-                    'v' => f.return_value = true,
-                    _ => return Err(unknown("ma", flag)),
-                }
-            }
-        }
-    }
-    Ok(f)
 }
