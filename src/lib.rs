@@ -16,12 +16,13 @@
 //!    their callers in order. Dropping a request future never lets its reply reach
 //!    anyone else. The connection itself is internal; its module holds what you name to
 //!    reach a server (addresses, TLS, credentials).
-//! 3. [`Client`]: the **client**. An async method per command, values as `Bytes`,
-//!    outcomes such as `NOT_STORED` as values rather than errors; pipelined meta
-//!    batches; many keys per round trip.
-//! 4. [`cluster`]: **which server holds a key**, computed exactly as other clients of
-//!    the same fleet compute it (ketama as libmemcached and twemproxy do, rendezvous as
-//!    pymemcache does), so that they all find each other's keys.
+//! 3. [`cluster`]: the **servers**. Which server holds a key, computed exactly as other
+//!    clients of the same fleet compute it (ketama as libmemcached and twemproxy do,
+//!    rendezvous as pymemcache does), a few connections per server, and which servers
+//!    are dead (failing fast, ejected, or replaced by a gutter pool until they answer).
+//! 4. [`Client`]: the **client**. An async method per command, routed to its key's
+//!    server, values as `Bytes`, outcomes such as `NOT_STORED` as values rather than
+//!    errors; pipelined meta batches; many keys per round trip, split per server.
 //! 5. [`cache`]: **cache-aside**, the headline. [`Cache::get_or_load`](cache::Cache::get_or_load)
 //!    reads a key or loads it from your database, and survives what breaks the textbook
 //!    version: stampedes (one load per key, across processes, by memcached leases),
