@@ -1,4 +1,9 @@
 //! The cache-aside layer's error type.
+//!
+//! Like [`crate::Error`], each cause is printed once: a `CacheError`'s `Display` is the
+//! whole message, the wrapped error's included, and
+//! [`source`](std::error::Error::source) skips what that message already showed, so a
+//! reporter walking the chain (anyhow, eyre) prints nothing twice.
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,10 +76,12 @@ impl fmt::Display for CacheError {
 
 impl std::error::Error for CacheError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The wrapped error's message is part of ours: its source is the next one.
         match self {
-            CacheError::Memcached(e) | CacheError::Invalidation(e) => Some(e),
-            CacheError::Load(e) | CacheError::Write(e) => Some(e.as_ref()),
-            CacheError::Codec(e) => Some(e),
+            CacheError::Memcached(e) | CacheError::Invalidation(e) => e.source(),
+            CacheError::Load(e) | CacheError::Write(e) => e.source(),
+            CacheError::Codec(e) => e.source(),
+            CacheError::Config(e) => e.source(),
             _ => None,
         }
     }
@@ -83,5 +90,63 @@ impl std::error::Error for CacheError {
 impl From<crate::Error> for CacheError {
     fn from(e: crate::Error) -> Self {
         CacheError::Memcached(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(e) = next {
+            out.push(e.to_string());
+            next = e.source();
+        }
+        out
+    }
+
+    #[derive(Debug)]
+    struct Root;
+    impl fmt::Display for Root {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the root cause")
+        }
+    }
+    impl std::error::Error for Root {}
+
+    #[derive(Debug)]
+    struct Db(Root);
+    impl fmt::Display for Db {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("database unavailable")
+        }
+    }
+    impl std::error::Error for Db {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let load = CacheError::Load(Arc::new(Db(Root)));
+        assert_eq!(
+            chain(&load),
+            ["load failed: database unavailable", "the root cause"]
+        );
+        let write = CacheError::Write(Arc::new(Db(Root)));
+        assert_eq!(
+            chain(&write),
+            [
+                "write failed (nothing invalidated): database unavailable",
+                "the root cause"
+            ]
+        );
+        let memcached = CacheError::Memcached(crate::Error::Timeout);
+        assert_eq!(chain(&memcached), ["memcached: timed out"]);
+        let invalidation = CacheError::Invalidation(crate::Error::Closed);
+        assert_eq!(chain(&invalidation).len(), 1);
     }
 }
