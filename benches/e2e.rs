@@ -1,7 +1,9 @@
 //! End to end, with criterion: mcaside, async-memcached and the memcache crate, each
-//! against the same memcached that this bench starts, in the same run. The same
-//! workloads as `compare.rs` (which prints the README's table with percentiles and
-//! ratios); here criterion gives per-request times with confidence intervals.
+//! against the same memcached that this bench starts, in the same run, with
+//! per-request times and confidence intervals. A quick check while working on the
+//! request path: all three share this process and its cores, so its figures are not
+//! the fair comparison; that is `compare.rs` (a process per client, pinned away from
+//! memcached, values checked, a raw reference), which the README's tables come from.
 //!
 //! `cargo bench --bench e2e`. Groups: one task doing sequential gets; 64 tasks doing
 //! gets; 64 tasks doing sets; one task doing 100-key multi-gets.
