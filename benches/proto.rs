@@ -149,7 +149,10 @@ fn decode_multiget(c: &mut Criterion) {
         g,
         "classic_values",
         &classic,
-        Expect::Values { commands: 1 },
+        Expect::Values {
+            commands: 1,
+            keys: 100,
+        },
     );
     bench_decode(c, g, "meta_batch", &meta, Expect::MetaBatch);
 }

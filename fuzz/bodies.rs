@@ -86,7 +86,10 @@ const SHAPES: [Expect; 8] = [
     Expect::Number,
     Expect::Version,
     Expect::Value,
-    Expect::Values { commands: 2 },
+    Expect::Values {
+        commands: 2,
+        keys: 4,
+    },
     Expect::Stats,
     Expect::Meta,
     Expect::MetaBatch,

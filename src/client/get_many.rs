@@ -131,27 +131,29 @@ impl Client {
             let kind = kind.capped(self.cluster().ttl_cap(ids[0].member));
             return self.get_many_classic(ids[0], kind, &keys).await;
         }
-        let mut groups: Vec<(ConnId, Vec<usize>)> = Vec::new();
-        let mut slot: std::collections::HashMap<ConnId, usize> = std::collections::HashMap::new();
-        for (i, &id) in ids.iter().enumerate() {
-            let g = *slot.entry(id).or_insert_with(|| {
-                groups.push((id, Vec::new()));
-                groups.len() - 1
-            });
-            groups[g].1.push(i);
-        }
-        let parts: Vec<(ConnId, Vec<&[u8]>)> = groups
-            .iter()
-            .map(|(id, g)| (*id, g.iter().map(|&i| keys[i].as_ref()).collect()))
-            .collect();
-        let results = join_all(parts.iter().map(|(id, part)| {
+        // Group the keys by connection with one sort (no map, no vector per group):
+        // each run of equal connections is one part, its keys contiguous in `sorted`.
+        let mut order: Vec<(ConnId, usize)> = ids.into_iter().zip(0..).collect();
+        order.sort_unstable();
+        let sorted: Vec<&[u8]> = order.iter().map(|&(_, i)| keys[i].as_ref()).collect();
+        let (order, sorted) = (&order[..], &sorted[..]);
+        let parts = move || {
+            let mut at = 0;
+            order.chunk_by(|a, b| a.0 == b.0).map(move |run| {
+                let part = (run, &sorted[at..at + run.len()]);
+                at += run.len();
+                part
+            })
+        };
+        let results = join_all(parts().map(|(run, part)| {
+            let id = run[0].0;
             let kind = kind.capped(self.cluster().ttl_cap(id.member));
-            self.get_many_classic(*id, kind, part)
+            self.get_many_classic(id, kind, part)
         }))
         .await;
         let mut out: Vec<Option<Item>> = vec![None; keys.len()];
-        for ((_, group), result) in groups.iter().zip(results) {
-            for (&i, item) in group.iter().zip(result?) {
+        for ((run, _), result) in parts().zip(results) {
+            for (&(_, i), item) in run.iter().zip(result?) {
                 out[i] = item;
             }
         }
@@ -172,6 +174,7 @@ impl Client {
                 keys.len(),
                 Expect::Values {
                     commands: commands as u32,
+                    keys: keys.len() as u32,
                 },
                 |b, stamp| {
                     // Validate every key first, so a bad key in the last line cannot leave

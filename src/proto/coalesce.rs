@@ -95,7 +95,10 @@ impl GetLine {
         if self.members == 1 {
             Expect::Value
         } else {
-            Expect::Values { commands: 1 }
+            Expect::Values {
+                commands: 1,
+                keys: self.members as u32,
+            }
         }
     }
 }
@@ -156,7 +159,13 @@ mod tests {
                 .is_err()
         );
         assert_eq!(&buf[..], b"get a b c\r\n");
-        assert_eq!(line.expect(), Expect::Values { commands: 1 });
+        assert_eq!(
+            line.expect(),
+            Expect::Values {
+                commands: 1,
+                keys: 3
+            }
+        );
         buf.put_slice(b"x");
         assert!(!line.join(&mut buf, &mut stamp, GetKind::Get, b"e").unwrap());
 

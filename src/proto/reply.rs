@@ -36,6 +36,9 @@ pub enum Expect {
     Values {
         /// How many `END`s (or error lines) close the reply.
         commands: u32,
+        /// How many keys were asked: the most hits there can be. The list is sized
+        /// for them once, up to a bound, rather than grown hit by hit.
+        keys: u32,
     },
     /// `stats`: `STAT*` then `END`.
     Stats,
@@ -174,13 +177,17 @@ enum Partial {
     Batch(Vec<BatchEntry>),
 }
 
+/// The most hits an [`Assembler`] makes room for up front: a list of keys asked is
+/// the caller's, but its size should not turn into one large allocation per reply.
+const MAX_RESERVED_HITS: u32 = 1024;
+
 impl Assembler {
     /// Starts assembling a reply of the given shape.
     pub fn new(expect: Expect) -> Self {
         let partial = match expect {
             Expect::Value => Partial::One(None),
-            Expect::Values { commands } => Partial::Many {
-                values: Vec::new(),
+            Expect::Values { commands, keys } => Partial::Many {
+                values: Vec::with_capacity(keys.min(MAX_RESERVED_HITS) as usize),
                 ends_left: commands.max(1),
                 oversized: Vec::new(),
             },
@@ -508,7 +515,10 @@ mod tests {
             Ok(Ok(Reply::Value(None)))
         );
         let Ok(Ok(Reply::Values(v))) = assemble(
-            Expect::Values { commands: 2 },
+            Expect::Values {
+                commands: 2,
+                keys: 4,
+            },
             b"VALUE a 0 1\r\n1\r\nEND\r\nVALUE b 0 1\r\n2\r\nEND\r\n",
         ) else {
             panic!()
@@ -543,7 +553,10 @@ mod tests {
         assert_eq!(e.message, "object too large for cache");
         // A multi-command retrieval waits for every command's terminator.
         let e = assemble(
-            Expect::Values { commands: 2 },
+            Expect::Values {
+                commands: 2,
+                keys: 4,
+            },
             b"CLIENT_ERROR x\r\nVALUE b 0 1\r\n2\r\nEND\r\n",
         );
         assert!(matches!(
