@@ -23,6 +23,9 @@ use super::live::Live;
 /// client's encoding over the runtime's threads.
 const TASKS: u64 = 32;
 const WINDOW: usize = 16;
+/// The most value bytes the preload keeps in flight: large values go a few at a time,
+/// so that none waits behind megabytes of others past its request timeout.
+const BYTES_IN_FLIGHT: usize = 4 << 20;
 /// Keys read back after the preload (all of them in a smaller key space).
 const SAMPLE: u64 = 1000;
 const SAMPLE_CHUNK: usize = 100;
@@ -57,10 +60,18 @@ pub async fn run(
         stored: AtomicU64::new(0),
         failed: AtomicBool::new(false),
     });
-    let tasks = (0..TASKS.min(keys)).map(|first| {
+    let in_flight = (BYTES_IN_FLIGHT / value_size.max(1)).clamp(1, TASKS as usize * WINDOW);
+    let stride = TASKS.min(keys).min(in_flight as u64);
+    let window = (in_flight / stride as usize).clamp(1, WINDOW);
+    let tasks = (0..stride).map(|first| {
         let cluster = Arc::clone(cluster);
         let progress = Arc::clone(&progress);
-        tokio::spawn(async move { store_every(&cluster, &progress, first, keys, value_size).await })
+        let each = Stride {
+            first,
+            step: stride,
+            window,
+        };
+        tokio::spawn(async move { store_every(&cluster, &progress, each, keys, value_size).await })
     });
     let mut all = pin!(join_all(tasks.collect::<Vec<_>>()));
     let results = loop {
@@ -88,17 +99,24 @@ pub async fn run(
     })
 }
 
-/// Stores keys `first`, `first + TASKS`, ... in windows of concurrent sets.
+/// One storing task's share: keys `first`, `first + step`, ..., `window` sets at a time.
+struct Stride {
+    first: u64,
+    step: u64,
+    window: usize,
+}
+
+/// Stores one task's share of the keys in windows of concurrent sets.
 async fn store_every(
     cluster: &Cluster,
     progress: &Progress,
-    first: u64,
+    each: Stride,
     keys: u64,
     value_size: usize,
 ) -> Result<(), String> {
-    let mut indexes = (first..keys).step_by(TASKS as usize);
+    let mut indexes = (each.first..keys).step_by(each.step as usize);
     loop {
-        let window: Vec<u64> = indexes.by_ref().take(WINDOW).collect();
+        let window: Vec<u64> = indexes.by_ref().take(each.window).collect();
         if window.is_empty() || progress.failed.load(Ordering::Relaxed) {
             return Ok(());
         }
