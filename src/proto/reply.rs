@@ -36,8 +36,9 @@ pub enum Expect {
     Values {
         /// How many `END`s (or error lines) close the reply.
         commands: u32,
-        /// How many keys were asked: the most hits there can be. The list is sized
-        /// for them once, up to a bound, rather than grown hit by hit.
+        /// How many keys were asked: the most hits there can be. At the first hit the
+        /// list is sized for them once, up to a bound, rather than grown hit by hit
+        /// (and a reply of misses allocates nothing).
         keys: u32,
     },
     /// `stats`: `STAT*` then `END`.
@@ -186,8 +187,8 @@ impl Assembler {
     pub fn new(expect: Expect) -> Self {
         let partial = match expect {
             Expect::Value => Partial::One(None),
-            Expect::Values { commands, keys } => Partial::Many {
-                values: Vec::with_capacity(keys.min(MAX_RESERVED_HITS) as usize),
+            Expect::Values { commands, .. } => Partial::Many {
+                values: Vec::new(),
                 ends_left: commands.max(1),
                 oversized: Vec::new(),
             },
@@ -288,6 +289,9 @@ impl Assembler {
             }
             (Partial::One(slot), Frame::End) => Reply::Value(slot.take()),
             (Partial::Many { values, .. }, Frame::Value(v)) => {
+                if let (true, Expect::Values { keys, .. }) = (values.is_empty(), self.expect) {
+                    values.reserve(keys.min(MAX_RESERVED_HITS) as usize);
+                }
                 values.push(v);
                 return Ok(None);
             }

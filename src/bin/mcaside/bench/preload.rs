@@ -61,7 +61,7 @@ pub async fn run(
         failed: AtomicBool::new(false),
     });
     let in_flight = (BYTES_IN_FLIGHT / value_size.max(1)).clamp(1, TASKS as usize * WINDOW);
-    let stride = TASKS.min(keys).min(in_flight as u64);
+    let stride = TASKS.min(keys).min(in_flight as u64).max(1);
     let window = (in_flight / stride as usize).clamp(1, WINDOW);
     let tasks = (0..stride).map(|first| {
         let cluster = Arc::clone(cluster);
