@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use mcaside::Client;
@@ -63,6 +63,8 @@ static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Bytes requested: the size for `alloc`, the new size for `realloc` (what the allocator
 /// had to find room for, not the growth).
 static BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed, for what kept values hold (see [`kept_memory`]).
+static LIVE: AtomicI64 = AtomicI64::new(0);
 /// How many more allocations to capture a backtrace for; 0 when tracing is off.
 static TRACE_LEFT: AtomicUsize = AtomicUsize::new(0);
 static TRACES: Mutex<Vec<Trace>> = Mutex::new(Vec::new());
@@ -86,23 +88,27 @@ struct Trace {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         record("alloc", layout.size());
+        LIVE.fetch_add(layout.size() as i64, Relaxed);
         // SAFETY: forwarded as is; the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         record("alloc_zeroed", layout.size());
+        LIVE.fetch_add(layout.size() as i64, Relaxed);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         record("realloc", new_size);
+        LIVE.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
         // SAFETY: as for `alloc`; `ptr` and `layout` come from this same allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Relaxed);
         // SAFETY: as for `alloc`.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -303,6 +309,60 @@ async fn workload(addr: String, features: Option<Features>, plan: Plan) -> f64 {
     hit.per_call
 }
 
+/// Heap bytes held per byte of value by values a caller keeps, for each value size:
+/// 16 tasks on one client get values concurrently (so replies share the read buffer,
+/// as under load) and keep every value; the growth of live heap bytes, divided by the
+/// bytes kept. Small values are slices of a shared read chunk, which they keep alive;
+/// from [`mcaside::proto::OWN_BUFFER_MIN`] on, each has a buffer of its own, its size.
+async fn kept_memory(addr: String, full: bool) -> Vec<(usize, f64)> {
+    const TASKS: usize = 16;
+    let client = Client::builder()
+        .connect(addr.as_str())
+        .await
+        .expect("connect");
+    let ttl = Duration::from_secs(600);
+    let mut out = Vec::new();
+    for size in [100, 4 << 10, 16 << 10, 64 << 10, 512 << 10] {
+        let keys: Vec<String> = (0..TASKS)
+            .map(|i| format!("alloc-bench:kept:{size}:{i}"))
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            client
+                .set(k, &vec![b'a' + i as u8; size], ttl)
+                .await
+                .expect("set");
+        }
+        // Enough values that the connection's own buffers are noise beside them.
+        let kept_target: usize = if full { 64 << 20 } else { 4 << 20 };
+        let rounds = (kept_target / (size * TASKS)).max(1);
+        let before = LIVE.load(Relaxed);
+        let mut kept = Vec::with_capacity(rounds * TASKS);
+        for _ in 0..rounds {
+            let mut set = tokio::task::JoinSet::new();
+            for k in &keys {
+                let (c, k) = (client.clone(), k.clone());
+                set.spawn(async move { c.get(&k).await.expect("get").expect("a hit") });
+            }
+            while let Some(item) = set.join_next().await {
+                let item = item.expect("task");
+                assert_eq!(item.value.len(), size);
+                kept.push(item);
+            }
+        }
+        // What the vector of handles itself takes is not the values' doing.
+        let handles = (kept.capacity() * std::mem::size_of_val(&kept[0])) as i64;
+        let held = LIVE.load(Relaxed) - before - handles;
+        let ratio = held as f64 / (kept.len() * size) as f64;
+        println!(
+            "kept {} values of {size} bytes: {ratio:.2} heap bytes per value byte",
+            kept.len()
+        );
+        out.push((size, ratio));
+        drop(kept);
+    }
+    out
+}
+
 fn main() {
     // Cargo passes `--bench` when running benchmarks and not when testing them.
     let full = std::env::args().any(|a| a == "--bench");
@@ -361,10 +421,20 @@ fn main() {
         current_thread().block_on(workload(server.addr.clone(), Some(Features::CLASSIC), plan));
     hits.push((title, hit));
 
+    println!("\n== memory held by kept values (current_thread runtime, 16 tasks) ==");
+    let kept = current_thread().block_on(kept_memory(server.addr.clone(), full));
+
     println!("\ntarget: at most 2 allocations per get hit in steady state");
     for (title, hit) in hits {
         let verdict = if hit <= 2.0 { "met" } else { "NOT met" };
         println!("  {verdict:7} {hit:.2}  {title}");
+    }
+    println!("target: at most 1.1 heap bytes per byte of a kept value of 16 KiB or more");
+    for (size, ratio) in kept {
+        if size >= 16 << 10 {
+            let verdict = if ratio <= 1.1 { "met" } else { "NOT met" };
+            println!("  {verdict:7} {ratio:.2}  {size}-byte values");
+        }
     }
     if !plan.trace {
         println!("(set MCASIDE_ALLOC_TRACE=1 to see where they come from)");

@@ -90,7 +90,7 @@ impl Session {
 
     /// The capacity of this session's buffers (for monitoring memory).
     pub fn capacity(&self) -> usize {
-        self.out.capacity() + self.rbuf.capacity() + self.idents.capacity()
+        self.out.capacity() + self.rbuf.capacity() + self.idents.capacity() + self.decoder.held()
     }
 
     /// True when nothing is being written and no reply is awaited.
@@ -115,14 +115,35 @@ impl Session {
             //    of failing with this one. (Once the runtime has seen the close, that is:
             //    a close that crosses the request on the way still fails it, `Closed`.)
             loop {
-                if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
-                    self.rbuf.reserve(READ_CHUNK);
-                }
-                match poll_read_buf(&mut self.io, cx, &mut self.rbuf) {
+                // A large data block is read straight into its own buffer, up to its
+                // end: no copy, and the shared buffer never grows to hold it.
+                let read = match self.decoder.own_buffer() {
+                    Some((own, want)) => {
+                        let read = poll_read_buf(&mut self.io, cx, own, want);
+                        if let Poll::Ready(Ok(n)) = read {
+                            let start = own.len() - n;
+                            trace!(target: "mcaside::wire", "< {}", WireLog(&own[start..]));
+                            if let Some(front) = self.in_flight.front_mut() {
+                                front.received += n;
+                            }
+                        }
+                        read
+                    }
+                    None => {
+                        if self.rbuf.capacity() - self.rbuf.len() < MIN_READ_SPACE {
+                            self.rbuf.reserve(READ_CHUNK);
+                        }
+                        let read = poll_read_buf(&mut self.io, cx, &mut self.rbuf, usize::MAX);
+                        if let Poll::Ready(Ok(n)) = read {
+                            let start = self.rbuf.len() - n;
+                            trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
+                        }
+                        read
+                    }
+                };
+                match read {
                     Poll::Ready(Ok(0)) => return Poll::Ready(End::Broken(Error::Closed)),
-                    Poll::Ready(Ok(n)) => {
-                        let start = self.rbuf.len() - n;
-                        trace!(target: "mcaside::wire", "< {}", WireLog(&self.rbuf[start..]));
+                    Poll::Ready(Ok(_)) => {
                         progress = true;
                         shared.heard();
                         if let Err(e) = self.dispatch() {
@@ -301,15 +322,18 @@ impl std::fmt::Display for WireLog<'_> {
     }
 }
 
-/// Reads into the spare capacity of `buf` (what `tokio_util::io::poll_read_buf` does,
-/// without the dependency).
+/// Reads at most `max` bytes into the spare capacity of `buf` (what
+/// `tokio_util::io::poll_read_buf` does, without the dependency).
 fn poll_read_buf(
     io: &mut Transport,
     cx: &mut Context<'_>,
-    buf: &mut BytesMut,
+    buf: &mut impl BufMut,
+    max: usize,
 ) -> Poll<io::Result<usize>> {
     let n = {
         let dst = buf.chunk_mut();
+        let room = dst.len().min(max);
+        let dst = &mut dst[..room];
         // SAFETY: `UninitSlice` is a view of `[MaybeUninit<u8>]`; `ReadBuf` only ever
         // writes initialized bytes into it and tracks how many.
         let dst = unsafe { dst.as_uninit_slice_mut() };

@@ -8,8 +8,15 @@
 //!   linear, not quadratic, work;
 //! - parses a line once, when it is complete, with the grammar in [`super::parse`];
 //! - after a `VALUE` or `VA` line, remembers the announced length and consumes the header,
-//!   so the data block is waited for without re-reading the header, and comes out as a
-//!   `Bytes` split off the buffer (no copy);
+//!   so the data block is waited for without re-reading the header. A block under
+//!   [`OWN_BUFFER_MIN`] comes out as a `Bytes` split off the read buffer (no copy); a
+//!   larger one is collected in a buffer of its own, about its size, which the
+//!   connection reads straight into ([`Decoder::own_buffer`]) and which goes back to a
+//!   [`Recycler`] when the caller drops the value, for the next large value to reuse. That keeps the
+//!   cost of a large value to one allocation and the kernel's copy: growing the shared
+//!   read buffer to hold it would, whenever earlier values sliced from that buffer are
+//!   still alive, allocate fresh memory and copy the partial block into it, and a value
+//!   the caller keeps would pin the whole shared chunk;
 //! - checks every announced length against [`Limits`] *before* reserving room for it: a
 //!   block longer than `max_value` is skipped as it streams in (counted, never stored)
 //!   and comes out as [`Frame::Oversized`], so `VALUE k 0 99999999999` costs no memory
@@ -23,8 +30,17 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::Limits;
 use super::frame::{Frame, MetaCode, MetaReply, Oversized, OversizedHeader, ReturnedFlags, Value};
 use super::parse::{self, Line, Word};
+use super::recycle::Recycler;
 use crate::error::ProtocolError;
 use crate::proto::escape::escape_short;
+
+/// Data blocks at least this long get a buffer of their own (see the module doc).
+///
+/// Below it, slicing from the shared read buffer is cheaper: the buffer is refilled
+/// from one allocation for many values, and the memory a kept value pins is small. The
+/// figure is measured (`benches/compare.rs`, `sizes`, 16 tasks): see the README's
+/// Performance section.
+pub const OWN_BUFFER_MIN: usize = 16 * 1024;
 
 /// Turns a byte stream from the server into frames.
 #[derive(Debug)]
@@ -34,6 +50,11 @@ pub struct Decoder {
     scanned: usize,
     /// A header whose data block has not fully arrived.
     body: Option<Body>,
+    /// The block of `body`, with its `\r\n`, as far as it has arrived, when it is at
+    /// least [`OWN_BUFFER_MIN`] long; about that size. Empty otherwise.
+    own: Vec<u8>,
+    /// Where `own` comes from, and goes back to when its value is dropped.
+    recycler: Recycler,
 }
 
 #[derive(Debug)]
@@ -88,7 +109,40 @@ impl Decoder {
             limits,
             scanned: 0,
             body: None,
+            own: Vec::new(),
+            recycler: Recycler::default(),
         }
+    }
+
+    /// While a large data block is arriving: the buffer it is collected in and how many
+    /// more bytes it needs (its `\r\n` included). A connection may read up to that many
+    /// bytes straight into the buffer's spare capacity, instead of into the read buffer
+    /// it passes to [`decode`](Self::decode), and then call `decode` as usual; bytes
+    /// left in the read buffer are taken first. `None` when no such block is pending.
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use mcaside::proto::{Decoder, Frame, Limits};
+    /// let mut d = Decoder::new(Limits::default());
+    /// let mut buf = BytesMut::from(&b"VA 20000\r\nab"[..]);
+    /// assert_eq!(d.decode(&mut buf).unwrap(), None);
+    /// let (own, want) = d.own_buffer().unwrap();
+    /// assert_eq!(want, 20000); // 19,998 data bytes and "\r\n"
+    /// own.put_bytes(b'x', want - 2);
+    /// own.put_slice(b"\r\n");
+    /// let Some(Frame::Meta(m)) = d.decode(&mut buf).unwrap() else { panic!() };
+    /// assert_eq!(m.value.unwrap().len(), 20000);
+    /// ```
+    pub fn own_buffer(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        let need = self.body.as_ref()?.len() + 2;
+        if need - 2 < OWN_BUFFER_MIN || self.own.len() >= need {
+            return None;
+        }
+        if self.own.capacity() == 0 {
+            self.own = self.recycler.take(need);
+        }
+        let want = need - self.own.len();
+        Some((&mut self.own, want))
     }
 
     /// Takes the next complete frame off the front of `buf`, or returns `Ok(None)` if
@@ -189,6 +243,12 @@ impl Decoder {
         Ok(Some(frame))
     }
 
+    /// Bytes this decoder holds besides the read buffer: the large block being
+    /// collected and the free buffers kept for the next ones.
+    pub fn held(&self) -> usize {
+        self.own.capacity() + self.recycler.held()
+    }
+
     /// True when the decoder is between frames (no partial header or data block held).
     /// A connection that closes at such a point lost no reply halfway.
     pub fn is_idle(&self, buf: &[u8]) -> bool {
@@ -263,6 +323,9 @@ impl Decoder {
         len: usize,
     ) -> Result<Option<Frame>, ProtocolError> {
         let need = len + 2;
+        if len >= OWN_BUFFER_MIN {
+            return self.decode_own_body(buf, len);
+        }
         if buf.len() < need {
             // Make room for the whole block at once; `len` was checked against the limit.
             buf.reserve(need - buf.len());
@@ -277,6 +340,36 @@ impl Decoder {
             .body
             .take()
             .expect("decode_body runs with a body pending");
+        Ok(Some(body.complete(data)))
+    }
+
+    /// [`decode_body`](Self::decode_body) for a block in a buffer of its own: moves
+    /// what the read buffer holds of it there (the only copy, and only of what arrived
+    /// with the header or before the connection switched to reading into `own`).
+    fn decode_own_body(
+        &mut self,
+        buf: &mut BytesMut,
+        len: usize,
+    ) -> Result<Option<Frame>, ProtocolError> {
+        let need = len + 2;
+        if self.own.capacity() == 0 {
+            // `len` was checked against the limit before the body was recorded.
+            self.own = self.recycler.take(need);
+        }
+        let take = (need - self.own.len()).min(buf.len());
+        self.own.extend_from_slice(&buf[..take]);
+        buf.advance(take);
+        if self.own.len() < need {
+            return Ok(None);
+        }
+        if &self.own[len..need] != b"\r\n" {
+            return Err(ProtocolError::BadDataTerminator);
+        }
+        let data = self.recycler.freeze(std::mem::take(&mut self.own), len);
+        let body = self
+            .body
+            .take()
+            .expect("decode_own_body runs with a body pending");
         Ok(Some(body.complete(data)))
     }
 }
@@ -377,6 +470,95 @@ mod tests {
             "data points into the read buffer"
         );
         assert_eq!(frames[1], Frame::End);
+    }
+
+    /// A reply carrying a block of `len` bytes (`i % 251` each), then `EN`.
+    fn large_reply(len: usize) -> (Vec<u8>, Vec<u8>) {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut wire = format!("VALUE big 3 {len}\r\n").into_bytes();
+        wire.extend_from_slice(&data);
+        wire.extend_from_slice(b"\r\nEND\r\nEN\r\n");
+        (wire, data)
+    }
+
+    #[test]
+    fn a_large_block_gets_a_buffer_of_its_own_at_any_split() {
+        let len = OWN_BUFFER_MIN + 5;
+        let (wire, data) = large_reply(len);
+        for cut in [
+            1,
+            10,
+            25,
+            4096,
+            len,
+            len + 20,
+            len + 21,
+            len + 22,
+            wire.len(),
+        ] {
+            let mut d = Decoder::new(Limits::default());
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut frames = all_frames(&mut d, &mut buf);
+            buf.extend_from_slice(&wire[cut..]);
+            frames.extend(all_frames(&mut d, &mut buf));
+            let [Frame::Value(v), Frame::End, Frame::Meta(_)] = &frames[..] else {
+                panic!("cut at {cut}: {frames:?}")
+            };
+            assert_eq!(v.data, data, "cut at {cut}");
+            assert_eq!(v.flags, 3);
+            assert!(buf.is_empty() && d.is_idle(&buf));
+        }
+    }
+
+    #[test]
+    fn a_large_block_can_be_read_straight_into_its_buffer() {
+        let len = 3 * OWN_BUFFER_MIN;
+        let (wire, data) = large_reply(len);
+        let header = wire.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut d = Decoder::new(Limits::default());
+        // The header and a little of the block arrive in the read buffer...
+        let mut buf = BytesMut::from(&wire[..header + 100]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        assert!(buf.is_empty(), "the prefix moved to the block's buffer");
+        // ...the rest is read into the block's own buffer, never past its end.
+        let mut at = header + 100;
+        while let Some((own, want)) = d.own_buffer() {
+            assert_eq!(own.capacity(), len + 2, "allocated once, at its size");
+            let n = want.min(7000);
+            own.extend_from_slice(&wire[at..at + n]);
+            at += n;
+        }
+        assert_eq!(at, header + len + 2);
+        let Some(Frame::Value(v)) = d.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v.data, data);
+        assert_eq!(d.own_buffer(), None);
+        buf.extend_from_slice(&wire[at..]);
+        assert_eq!(d.decode(&mut buf), Ok(Some(Frame::End)));
+        // A small block is never given one.
+        assert_eq!(
+            d.decode(&mut buf),
+            Ok(Some(Frame::Meta(MetaReply {
+                code: MetaCode::Miss,
+                flags: ReturnedFlags::default(),
+                value: None,
+            })))
+        );
+        let mut buf = BytesMut::from(&b"VA 5\r\nab"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        assert_eq!(d.own_buffer(), None);
+    }
+
+    #[test]
+    fn a_large_block_checks_its_terminator() {
+        let len = OWN_BUFFER_MIN;
+        let (mut wire, _) = large_reply(len);
+        let header = wire.iter().position(|&b| b == b'\n').unwrap() + 1;
+        wire[header + len] = b'X';
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&wire[..]);
+        assert_eq!(d.decode(&mut buf), Err(ProtocolError::BadDataTerminator));
     }
 
     #[test]

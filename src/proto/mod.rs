@@ -55,10 +55,11 @@ pub mod internal;
 pub(crate) mod key;
 pub mod meta;
 pub(crate) mod parse;
+pub(crate) mod recycle;
 pub(crate) mod reply;
 pub(crate) mod version;
 
-pub use decoder::Decoder;
+pub use decoder::{Decoder, OWN_BUFFER_MIN};
 pub use escape::Escaped;
 pub use expiry::{Expiry, MAX_RELATIVE_EXPTIME};
 pub use frame::{
