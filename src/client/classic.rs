@@ -14,12 +14,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::gutter::Capped;
 use super::{CasOutcome, Client, Item, Route, Stats, StoreOptions, unexpected};
 use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
+use crate::proto::identity::Stamp;
 use crate::proto::meta::{self, MetaDelete, MetaGet, MetaSet, SetMode};
 use crate::proto::{Expect, Expiry, Feature, MetaCode, Reply, Status};
 
@@ -101,6 +102,72 @@ impl Client {
             .store(StoreVerb::Set, key.as_ref(), value.as_ref(), options.into())
             .await?
         {
+            Status::Stored => Ok(()),
+            s => Err(unexpected("set", &Reply::Status(s))),
+        }
+    }
+
+    /// [`set`](Self::set) with a value the client may send without copying it: from
+    /// 16 KiB on, `value` goes to the socket from its own buffer (a vectored write),
+    /// instead of being copied into the connection's write buffer first. For large
+    /// values already held as `Bytes` (a rendered page, a serialized object), this
+    /// saves a copy of every byte; smaller ones are copied, which is cheaper there.
+    ///
+    /// ```no_run
+    /// # async fn f(client: mcaside::Client) -> mcaside::Result<()> {
+    /// let page = bytes::Bytes::from(vec![b'x'; 512 * 1024]);
+    /// client.set_bytes("page:/", page, std::time::Duration::from_secs(60)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_bytes(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: Bytes,
+        options: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        let key = key.as_ref();
+        let options = options.into();
+        if value.len() < SHARED_VALUE_MIN {
+            return self.set(key, &value[..], options).await;
+        }
+        let (route, limits, features) = (Route::Key(key), *self.limits(), self.features());
+        let mut o = options;
+        o.expiry = o.expiry.capped(self.ttl_cap(key));
+        let verb = StoreVerb::Set;
+        let len = value.len();
+        let reply = if features.has(Feature::Meta) {
+            let flags = meta_set_flags(verb, o);
+            let reply = self
+                .call_with(route, "set", 1, |conn, must_send| {
+                    let head = move |b: &mut BytesMut, stamp: &mut Stamp<'_>| {
+                        let flags = flags.opaque(stamp.opaque());
+                        meta::ms_head(b, key, len, &flags, &limits, &features)
+                    };
+                    conn.request_value(Expect::Meta, must_send, head, value)
+                })
+                .await?;
+            return match meta_status(reply, "set")? {
+                Status::Stored => Ok(()),
+                s => Err(unexpected("set", &Reply::Status(s))),
+            };
+        } else {
+            let cmd = Store {
+                verb,
+                key,
+                flags: o.flags,
+                expiry: o.expiry,
+                value: &[],
+                noreply: false,
+            };
+            self.call_with(route, "set", 1, |conn, must_send| {
+                let head = move |b: &mut BytesMut, _: &mut Stamp<'_>| {
+                    encode::store_head(b, &cmd, len, &limits)
+                };
+                conn.request_value(Expect::Status, must_send, head, value)
+            })
+            .await?
+        };
+        match status(reply, "set")? {
             Status::Stored => Ok(()),
             s => Err(unexpected("set", &Reply::Status(s))),
         }
@@ -426,6 +493,11 @@ impl Client {
         Ok(())
     }
 }
+
+/// From this size on, [`Client::set_bytes`] sends the caller's buffer as it is; below
+/// it, copying the value into the batch's write buffer costs less than a chunk of its
+/// own in the vectored write.
+const SHARED_VALUE_MIN: usize = 16 * 1024;
 
 fn status(reply: Reply, cmd: &str) -> Result<Status> {
     match reply {

@@ -42,6 +42,7 @@
 mod addr;
 mod auth;
 mod driver;
+mod outbuf;
 mod queue;
 mod request;
 mod session;
@@ -54,7 +55,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 pub use addr::ServerAddr;
 pub use auth::Credentials;
@@ -257,6 +258,25 @@ impl Connection {
             must_send,
         };
         let queued = self.handle.shared.enqueue(ask, encode)?;
+        self.complete(queued).await
+    }
+
+    /// [`request_stamped`](Self::request_stamped) for a storage command whose data
+    /// block is `value`, sent as it is after the command line `encode` writes (and
+    /// `\r\n` after it): the bytes are not copied.
+    pub async fn request_value(
+        &self,
+        expect: Expect,
+        must_send: bool,
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
+        value: Bytes,
+    ) -> Result<Reply, Error> {
+        self.wait_for_room().await;
+        let ask = Ask {
+            expect: Some(expect),
+            must_send,
+        };
+        let queued = self.handle.shared.enqueue_value(ask, encode, Some(value))?;
         self.complete(queued).await
     }
 

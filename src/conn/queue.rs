@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, oneshot};
 
+use super::outbuf::OutBuf;
 use super::session::{End, Session};
 use super::sink::Sink;
 use super::{ConnConfig, ServerAddr};
@@ -79,7 +80,7 @@ pub(crate) enum Link {
 }
 
 pub(crate) struct State {
-    pub write_buf: BytesMut,
+    pub write_buf: OutBuf,
     /// The identity records of the queued requests, in queue order.
     pub idents: BytesMut,
     /// The next opaque token a meta request on this connection gets.
@@ -171,7 +172,7 @@ impl Shared {
     pub fn new(addr: ServerAddr, config: ConnConfig) -> Self {
         Shared {
             state: Mutex::new(State {
-                write_buf: BytesMut::with_capacity(WRITE_BUF),
+                write_buf: OutBuf::with_capacity(WRITE_BUF),
                 idents: BytesMut::with_capacity(1024),
                 next_opaque: 1,
                 queued: VecDeque::new(),
@@ -214,6 +215,18 @@ impl Shared {
         ask: Ask,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
     ) -> Result<Queued, Error> {
+        self.enqueue_value(ask, encode, None)
+    }
+
+    /// [`enqueue`](Self::enqueue) for a command whose data block is the caller's own
+    /// `value`: `encode` writes the command line, and `value` (with its `\r\n`) goes
+    /// out after it without being copied.
+    pub fn enqueue_value(
+        &self,
+        ask: Ask,
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
+        value: Option<Bytes>,
+    ) -> Result<Queued, Error> {
         self.enqueue_with(|st| {
             let (start, ident_start) = (st.write_buf.len(), st.idents.len());
             let State {
@@ -222,13 +235,18 @@ impl Shared {
                 next_opaque,
                 ..
             } = st;
-            if let Err(e) = encode(write_buf, &mut Stamp::new(idents, next_opaque)) {
+            if let Err(e) = encode(write_buf.tail(), &mut Stamp::new(idents, next_opaque)) {
                 // Encoders write nothing on error; this keeps that true even for a
                 // hand-written encode closure, and drops a half-written record.
                 write_buf.truncate(start);
                 idents.truncate(ident_start);
                 return Err(e.into());
             }
+            if let Some(value) = value {
+                write_buf.append_shared(value);
+                write_buf.tail().extend_from_slice(b"\r\n");
+            }
+            write_buf.seal(start);
             let sent = st.write_buf.len() - start;
             let (sink, rx) = match ask.expect {
                 Some(_) => {
@@ -267,7 +285,7 @@ impl Shared {
                 && let Some(line) = &mut w.line
             {
                 let (before, ident_before) = (write_buf.len(), stamp.log_len());
-                if line.join(write_buf, &mut stamp, kind, key)? {
+                if line.join(write_buf.tail(), &mut stamp, kind, key)? {
                     w.expect = line.expect();
                     w.sink.join(tx);
                     w.bytes += write_buf.len() - before;
@@ -277,7 +295,7 @@ impl Shared {
                 }
             }
             let (start, ident_start) = (write_buf.len(), stamp.log_len());
-            let line = GetLine::start(write_buf, &mut stamp, kind, key)?;
+            let line = GetLine::start(write_buf.tail(), &mut stamp, kind, key)?;
             let ident = stamp.log_len() - ident_start;
             let sent = write_buf.len() - start;
             queued.push_back(Waiter {
@@ -488,7 +506,7 @@ impl Shared {
                 let dropped = st.write_buf.len();
                 st.write_buf.clear();
                 st.idents.clear();
-                shrink(&mut st.write_buf, WRITE_BUF);
+                st.write_buf.shrink(WRITE_BUF, SHRINK_ABOVE);
                 shrink_queue(&mut st.queued);
                 drop(st);
                 self.sent(dropped);

@@ -23,7 +23,7 @@
 //! path (see [`super::request`]).
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -31,6 +31,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tracing::trace;
 
+use super::outbuf::{MAX_SLICES, OutBuf};
 use super::queue::{Link, SHRINK_ABOVE, Shared, WRITE_BUF, shrink, shrink_queue};
 use super::sink::Sink;
 use super::transport::Transport;
@@ -63,7 +64,7 @@ struct InFlight {
 pub(crate) struct Session {
     io: Transport,
     /// Bytes being written: a buffer swapped out of the shared queue.
-    out: BytesMut,
+    out: OutBuf,
     needs_flush: bool,
     rbuf: BytesMut,
     decoder: Decoder,
@@ -78,7 +79,7 @@ impl Session {
     pub fn new(io: Transport, limits: Limits) -> Self {
         Session {
             io,
-            out: BytesMut::with_capacity(WRITE_BUF),
+            out: OutBuf::with_capacity(WRITE_BUF),
             needs_flush: false,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             decoder: Decoder::new(limits),
@@ -179,13 +180,22 @@ impl Session {
 
             // 3. Write.
             while !self.out.is_empty() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                let written = {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let n = self.out.slices(&mut slices);
+                    Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n])
+                };
+                match written {
                     Poll::Ready(Ok(0)) => {
                         let e = io::Error::from(io::ErrorKind::WriteZero);
                         return Poll::Ready(End::Broken(e.into()));
                     }
                     Poll::Ready(Ok(n)) => {
-                        trace!(target: "mcaside::wire", "> {}", WireLog(&self.out[..n]));
+                        if tracing::enabled!(target: "mcaside::wire", tracing::Level::TRACE) {
+                            // Only when tracing: the bytes may span chunks.
+                            let bytes = self.out.prefix(n);
+                            trace!(target: "mcaside::wire", "> {}", WireLog(&bytes));
+                        }
                         self.out.advance(n);
                         self.needs_flush = true;
                         progress = true;
@@ -195,7 +205,7 @@ impl Session {
                     Poll::Pending => break,
                 }
             }
-            shrink(&mut self.out, WRITE_BUF);
+            self.out.shrink(WRITE_BUF, SHRINK_ABOVE);
             if self.out.is_empty() && self.needs_flush {
                 match Pin::new(&mut self.io).poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.needs_flush = false,
@@ -228,12 +238,11 @@ impl Session {
         } else {
             let (mut at, mut ident_at) = (0, 0);
             for w in &st.queued {
-                let bytes = &st.write_buf[at..at + w.bytes];
                 let record = &st.idents[ident_at..ident_at + w.ident];
                 if w.dropped {
                     dropped += w.bytes;
                 } else {
-                    self.out.extend_from_slice(bytes);
+                    self.out.extend_from(&st.write_buf, at, w.bytes);
                     self.idents.extend_from_slice(record);
                 }
                 at += w.bytes;
@@ -253,7 +262,7 @@ impl Session {
                 ident: w.ident,
             });
         }
-        shrink(&mut st.write_buf, WRITE_BUF);
+        st.write_buf.shrink(WRITE_BUF, SHRINK_ABOVE);
         shrink(&mut st.idents, 1024);
         shrink_queue(&mut st.queued);
         dropped

@@ -178,15 +178,31 @@ pub struct Store<'a> {
 /// assert_eq!(&buf[..], b"set k 7 60 2\r\nhi\r\n");
 /// ```
 pub fn store(buf: &mut BytesMut, cmd: &Store<'_>, limits: &Limits) -> Result<(), InputError> {
+    buf.reserve(cmd.key.len() + cmd.value.len() + 80);
+    store_head(buf, cmd, cmd.value.len(), limits)?;
+    buf.put_slice(cmd.value);
+    buf.put_slice(b"\r\n");
+    Ok(())
+}
+
+/// The command line of [`store`] alone, for a data block of `len` bytes (`cmd.value`
+/// is not used) that the caller sends after it, followed by `\r\n`, without copying
+/// it here. Writes nothing on error.
+pub fn store_head(
+    buf: &mut BytesMut,
+    cmd: &Store<'_>,
+    len: usize,
+    limits: &Limits,
+) -> Result<(), InputError> {
     check_key(cmd.key)?;
-    if cmd.value.len() > limits.max_value {
+    if len > limits.max_value {
         return Err(InputError::ValueTooLarge {
-            len: cmd.value.len(),
+            len,
             max: limits.max_value,
         });
     }
     let exptime = cmd.expiry.to_exptime()?;
-    buf.reserve(cmd.key.len() + cmd.value.len() + 80);
+    buf.reserve(cmd.key.len() + 80);
     buf.put_slice(cmd.verb.verb().as_bytes());
     buf.put_u8(b' ');
     buf.put_slice(cmd.key);
@@ -195,14 +211,12 @@ pub fn store(buf: &mut BytesMut, cmd: &Store<'_>, limits: &Limits) -> Result<(),
     buf.put_u8(b' ');
     put_i64(buf, exptime);
     buf.put_u8(b' ');
-    put_u64(buf, cmd.value.len() as u64);
+    put_u64(buf, len as u64);
     if let StoreVerb::Cas(unique) = cmd.verb {
         buf.put_u8(b' ');
         put_u64(buf, unique);
     }
     put_noreply(buf, cmd.noreply);
-    buf.put_slice(cmd.value);
-    buf.put_slice(b"\r\n");
     Ok(())
 }
 

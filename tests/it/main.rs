@@ -14,6 +14,7 @@ mod decoder_splits;
 mod faults;
 mod harness;
 mod identity;
+mod large_values;
 mod limits;
 mod meta;
 mod pipelining;

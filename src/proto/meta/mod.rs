@@ -45,7 +45,7 @@ pub use arith::{ArithMode, MetaArith, ma};
 pub use delete::{MetaDelete, md};
 pub use flags::FlagInfo;
 pub use get::{MetaGet, mg};
-pub use set::{MetaSet, SetMode, ms};
+pub use set::{MetaSet, SetMode, ms, ms_head};
 
 use super::base64;
 use super::encode::decimal;

@@ -110,10 +110,29 @@ pub fn ms(
     limits: &Limits,
     server: &Features,
 ) -> Result<(), InputError> {
+    all_or_nothing(buf, |buf| {
+        buf.reserve(key.len() + value.len() + 96);
+        ms_head(buf, key, value.len(), f, limits, server)?;
+        buf.put_slice(value);
+        buf.put_slice(b"\r\n");
+        Ok(())
+    })
+}
+
+/// The command line of [`ms`] alone, for a data block of `len` bytes that the caller
+/// sends after it (followed by `\r\n`) without copying it here.
+pub fn ms_head(
+    buf: &mut BytesMut,
+    key: &[u8],
+    len: usize,
+    f: &MetaSet,
+    limits: &Limits,
+    server: &Features,
+) -> Result<(), InputError> {
     check_command(key, f.base64_key, f.return_key, server)?;
-    if value.len() > limits.max_value {
+    if len > limits.max_value {
         return Err(InputError::ValueTooLarge {
-            len: value.len(),
+            len,
             max: limits.max_value,
         });
     }
@@ -124,13 +143,11 @@ pub fn ms(
         });
     }
     all_or_nothing(buf, |buf| {
-        buf.reserve(key.len() + value.len() + 96);
+        buf.reserve(key.len() + 96);
         put_head(buf, b"ms ", key, f.base64_key);
         buf.put_u8(b' ');
-        put_u64(buf, value.len() as u64);
+        put_u64(buf, len as u64);
         f.put_flags(buf)?;
-        buf.put_slice(b"\r\n");
-        buf.put_slice(value);
         buf.put_slice(b"\r\n");
         Ok(())
     })
