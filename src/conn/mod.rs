@@ -10,8 +10,9 @@
 //! A connection is a cheap, cloneable handle to a background I/O task. Requests are
 //! encoded straight into a shared write buffer and answered in order, so any number of
 //! tasks can use one connection at once and their requests share writes. The modules:
-//! `queue` (the shared state), `session` (the byte pump), `driver` (the I/O task),
-//! `request` (a caller's side), `transport`, `addr`. What this layer guarantees:
+//! `queue` (the shared state), `outbuf` (the queued bytes, large requests in chunks of
+//! their own), `session` (the byte pump), `driver` (the I/O task), `request` (a
+//! caller's side), `transport`, `addr`. What this layer guarantees:
 //!
 //! - **Replies reach their own caller.** Replies are matched to requests by position in
 //!   the stream, and a request whose future is dropped keeps its place: its reply is read
