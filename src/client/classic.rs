@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::gutter::Capped;
 use super::{CasOutcome, Client, Item, Route, Stats, StoreOptions, unexpected};
+use crate::conn::LARGE_REQUEST;
 use crate::error::Result;
 use crate::proto::encode::{self, ArithOp, GetKind, Store, StoreVerb};
 use crate::proto::identity::Stamp;
@@ -99,7 +100,13 @@ impl Client {
         options: impl Into<StoreOptions>,
     ) -> Result<()> {
         match self
-            .store(StoreVerb::Set, key.as_ref(), value.as_ref(), options.into())
+            .store(
+                StoreVerb::Set,
+                key.as_ref(),
+                value.as_ref(),
+                None,
+                options.into(),
+            )
             .await?
         {
             Status::Stored => Ok(()),
@@ -125,49 +132,13 @@ impl Client {
         value: Bytes,
         options: impl Into<StoreOptions>,
     ) -> Result<()> {
-        let key = key.as_ref();
-        let options = options.into();
-        if value.len() < SHARED_VALUE_MIN {
-            return self.set(key, &value[..], options).await;
-        }
-        let (route, limits, features) = (Route::Key(key), *self.limits(), self.features());
-        let mut o = options;
-        o.expiry = o.expiry.capped(self.ttl_cap(key));
-        let verb = StoreVerb::Set;
-        let len = value.len();
-        let reply = if features.has(Feature::Meta) {
-            let flags = meta_set_flags(verb, o);
-            let reply = self
-                .call_with(route, "set", 1, |conn, must_send| {
-                    let head = move |b: &mut BytesMut, stamp: &mut Stamp<'_>| {
-                        let flags = flags.opaque(stamp.opaque());
-                        meta::ms_head(b, key, len, &flags, &limits, &features)
-                    };
-                    conn.request_value(Expect::Meta, must_send, head, value)
-                })
-                .await?;
-            return match meta_status(reply, "set")? {
-                Status::Stored => Ok(()),
-                s => Err(unexpected("set", &Reply::Status(s))),
-            };
+        let (key, o) = (key.as_ref(), options.into());
+        let status = if value.len() < LARGE_REQUEST {
+            self.store(StoreVerb::Set, key, &value, None, o).await?
         } else {
-            let cmd = Store {
-                verb,
-                key,
-                flags: o.flags,
-                expiry: o.expiry,
-                value: &[],
-                noreply: false,
-            };
-            self.call_with(route, "set", 1, |conn, must_send| {
-                let head = move |b: &mut BytesMut, _: &mut Stamp<'_>| {
-                    encode::store_head(b, &cmd, len, &limits)
-                };
-                conn.request_value(Expect::Status, must_send, head, value)
-            })
-            .await?
+            self.store(StoreVerb::Set, key, &[], Some(value), o).await?
         };
-        match status(reply, "set")? {
+        match status {
             Status::Stored => Ok(()),
             s => Err(unexpected("set", &Reply::Status(s))),
         }
@@ -249,6 +220,7 @@ impl Client {
                 StoreVerb::Cas(cas),
                 key.as_ref(),
                 value.as_ref(),
+                None,
                 options.into(),
             )
             .await?
@@ -267,18 +239,21 @@ impl Client {
         value: &[u8],
         o: StoreOptions,
     ) -> Result<bool> {
-        match self.store(verb, key, value, o).await? {
+        match self.store(verb, key, value, None, o).await? {
             Status::Stored => Ok(true),
             Status::NotStored => Ok(false),
             s => Err(unexpected(verb.verb(), &Reply::Status(s))),
         }
     }
 
+    /// A storage command. With `shared`, that is the data block, sent as it is after
+    /// the command line (and `value` is empty); without, `value` is copied in.
     async fn store(
         &self,
         verb: StoreVerb,
         key: &[u8],
         value: &[u8],
+        shared: Option<Bytes>,
         mut o: StoreOptions,
     ) -> Result<Status> {
         let (route, limits, features) = (Route::Key(key), *self.limits(), self.features());
@@ -286,12 +261,20 @@ impl Client {
         if !matches!(verb, StoreVerb::Append | StoreVerb::Prepend) {
             o.expiry = o.expiry.capped(self.ttl_cap(key));
         }
+        let len = shared.as_ref().map_or(value.len(), Bytes::len);
+        let copied = shared.is_none();
         if features.has(Feature::Meta) {
             let flags = meta_set_flags(verb, o);
+            let encode = move |b: &mut BytesMut, stamp: &mut Stamp<'_>| {
+                let flags = flags.opaque(stamp.opaque());
+                match copied {
+                    true => meta::ms(b, key, value, &flags, &limits, &features),
+                    false => meta::ms_head(b, key, len, &flags, &limits, &features),
+                }
+            };
             let reply = self
-                .call_stamped(route, verb.verb(), 1, Expect::Meta, |b, stamp| {
-                    let flags = flags.opaque(stamp.opaque());
-                    meta::ms(b, key, value, &flags, &limits, &features)
+                .call_with(route, verb.verb(), 1, |conn, must_send| {
+                    conn.request_value(Expect::Meta, must_send, encode, shared)
                 })
                 .await?;
             return meta_status(reply, verb.verb());
@@ -304,13 +287,16 @@ impl Client {
             value,
             noreply: false,
         };
-        status(
-            self.call(route, verb.verb(), 1, Expect::Status, |b| {
-                encode::store(b, &cmd, &limits)
+        let encode = move |b: &mut BytesMut, _: &mut Stamp<'_>| match copied {
+            true => encode::store(b, &cmd, &limits),
+            false => encode::store_head(b, &cmd, len, &limits),
+        };
+        let reply = self
+            .call_with(route, verb.verb(), 1, |conn, must_send| {
+                conn.request_value(Expect::Status, must_send, encode, shared)
             })
-            .await?,
-            verb.verb(),
-        )
+            .await?;
+        status(reply, verb.verb())
     }
 
     /// `delete`: `true` if the item existed.
@@ -493,11 +479,6 @@ impl Client {
         Ok(())
     }
 }
-
-/// From this size on, [`Client::set_bytes`] sends the caller's buffer as it is; below
-/// it, copying the value into the batch's write buffer costs less than a chunk of its
-/// own in the vectored write.
-const SHARED_VALUE_MIN: usize = 16 * 1024;
 
 fn status(reply: Reply, cmd: &str) -> Result<Status> {
     match reply {

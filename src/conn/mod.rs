@@ -69,6 +69,9 @@ use crate::proto::identity::Stamp;
 use crate::proto::{Expect, Limits, Reply};
 use queue::{Ask, Link, Shared};
 
+/// A request at least this long is written from a chunk of its own (see `outbuf`).
+pub(crate) use outbuf::LARGE as LARGE_REQUEST;
+
 /// Settings for one connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnConfig {
@@ -253,31 +256,25 @@ impl Connection {
         must_send: bool,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
     ) -> Result<Reply, Error> {
-        self.wait_for_room().await;
-        let ask = Ask {
-            expect: Some(expect),
-            must_send,
-        };
-        let queued = self.handle.shared.enqueue(ask, encode)?;
-        self.complete(queued).await
+        self.request_value(expect, must_send, encode, None).await
     }
 
-    /// [`request_stamped`](Self::request_stamped) for a storage command whose data
-    /// block is `value`, sent as it is after the command line `encode` writes (and
-    /// `\r\n` after it): the bytes are not copied.
+    /// [`request_stamped`](Self::request_stamped), and for a storage command whose
+    /// data block is the caller's own `shared` bytes: those go out as they are after
+    /// the command line `encode` writes (with `\r\n` after them), not copied.
     pub async fn request_value(
         &self,
         expect: Expect,
         must_send: bool,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
-        value: Bytes,
+        shared: Option<Bytes>,
     ) -> Result<Reply, Error> {
         self.wait_for_room().await;
         let ask = Ask {
             expect: Some(expect),
             must_send,
         };
-        let queued = self.handle.shared.enqueue_value(ask, encode, Some(value))?;
+        let queued = self.handle.shared.enqueue_value(ask, encode, shared)?;
         self.complete(queued).await
     }
 

@@ -12,8 +12,8 @@
 //!   [`OWN_BUFFER_MIN`] comes out as a `Bytes` split off the read buffer (no copy); a
 //!   larger one is collected in a buffer of its own, about its size, which the
 //!   connection reads straight into ([`Decoder::own_buffer`]) and which goes back to a
-//!   [`Recycler`] when the caller drops the value, for the next large value to reuse. That keeps the
-//!   cost of a large value to one allocation and the kernel's copy: growing the shared
+//!   [`Recycler`] when the caller drops the value, for the next large value to reuse.
+//!   That keeps the cost of a large value to the kernel's copy: growing the shared
 //!   read buffer to hold it would, whenever earlier values sliced from that buffer are
 //!   still alive, allocate fresh memory and copy the partial block into it, and a value
 //!   the caller keeps would pin the whole shared chunk;
@@ -37,9 +37,10 @@ use crate::proto::escape::escape_short;
 /// Data blocks at least this long get a buffer of their own (see the module doc).
 ///
 /// Below it, slicing from the shared read buffer is cheaper: the buffer is refilled
-/// from one allocation for many values, and the memory a kept value pins is small. The
-/// figure is measured (`benches/compare.rs`, `sizes`, 16 tasks): see the README's
-/// Performance section.
+/// from one allocation for many values (an own buffer costs one more allocation per
+/// value, for its owner), and the memory a kept value pins is small. Measured with
+/// `benches/compare.rs -- sizes` at 16 tasks, a 4 KiB threshold was no faster within
+/// the noise.
 pub const OWN_BUFFER_MIN: usize = 16 * 1024;
 
 /// Turns a byte stream from the server into frames.
@@ -135,11 +136,10 @@ impl Decoder {
     /// ```
     pub fn own_buffer(&mut self) -> Option<(&mut Vec<u8>, usize)> {
         let need = self.body.as_ref()?.len() + 2;
-        if need - 2 < OWN_BUFFER_MIN || self.own.len() >= need {
+        // `own` is taken when the block's header is decoded, so an empty one means the
+        // block is small (or skipped).
+        if self.own.capacity() == 0 || self.own.len() >= need {
             return None;
-        }
-        if self.own.capacity() == 0 {
-            self.own = self.recycler.take(need);
         }
         let want = need - self.own.len();
         Some((&mut self.own, want))
@@ -312,8 +312,7 @@ impl Decoder {
             return Err(ProtocolError::BadDataTerminator);
         }
         buf.advance(2);
-        let body = self.body.take().expect("skipping");
-        Ok(Some(body.complete(bytes::Bytes::new())))
+        Ok(Some(self.complete(Bytes::new())))
     }
 
     /// Completes the pending data block if all of it (and its `\r\n`) has arrived.
@@ -336,11 +335,13 @@ impl Decoder {
         }
         let data = buf.split_to(len).freeze();
         buf.advance(2);
-        let body = self
-            .body
-            .take()
-            .expect("decode_body runs with a body pending");
-        Ok(Some(body.complete(data)))
+        Ok(Some(self.complete(data)))
+    }
+
+    /// The pending body's frame, with its data block.
+    fn complete(&mut self, data: Bytes) -> Frame {
+        let body = self.body.take().expect("a body is pending");
+        body.complete(data)
     }
 
     /// [`decode_body`](Self::decode_body) for a block in a buffer of its own: moves
@@ -366,11 +367,7 @@ impl Decoder {
             return Err(ProtocolError::BadDataTerminator);
         }
         let data = self.recycler.freeze(std::mem::take(&mut self.own), len);
-        let body = self
-            .body
-            .take()
-            .expect("decode_own_body runs with a body pending");
-        Ok(Some(body.complete(data)))
+        Ok(Some(self.complete(data)))
     }
 }
 
