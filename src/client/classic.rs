@@ -69,8 +69,8 @@ impl Client {
         let kind = kind.capped(self.ttl_cap(key));
         if !self.features().has(Feature::Meta) {
             return match self
-                .call_with(route, kind.verb(), 1, |conn, must_send| {
-                    conn.request_get(kind, key, must_send)
+                .call_with(route, kind.verb(), 1, |conn, terms| {
+                    conn.request_get(kind, key, terms)
                 })
                 .await?
             {
@@ -273,8 +273,8 @@ impl Client {
                 }
             };
             let reply = self
-                .call_with(route, verb.verb(), 1, |conn, must_send| {
-                    conn.request_value(Expect::Meta, must_send, encode, shared)
+                .call_with(route, verb.verb(), 1, |conn, terms| {
+                    conn.request_value(Expect::Meta, terms, encode, shared)
                 })
                 .await?;
             return meta_status(reply, verb.verb());
@@ -292,8 +292,8 @@ impl Client {
             false => encode::store_head(b, &cmd, len, &limits),
         };
         let reply = self
-            .call_with(route, verb.verb(), 1, |conn, must_send| {
-                conn.request_value(Expect::Status, must_send, encode, shared)
+            .call_with(route, verb.verb(), 1, |conn, terms| {
+                conn.request_value(Expect::Status, terms, encode, shared)
             })
             .await?;
         status(reply, verb.verb())

@@ -36,7 +36,7 @@ pub use types::{CasOutcome, Item, Stats, StoreOptions};
 use crate::cluster::pool::Pool;
 use crate::cluster::router::{Cluster, Deadness, Member};
 use crate::cluster::{DeadServerPolicy, Distribution, Ketama, Server, ToServer};
-use crate::conn::{ConnConfig, Connection, ServerAddr};
+use crate::conn::{ConnConfig, Connection, ServerAddr, Terms};
 use crate::error::{
     ConfigError, ConnectError, ConnectStep, Error, InputError, ProtocolError, Result,
 };
@@ -763,21 +763,21 @@ impl Client {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> std::result::Result<(), InputError>,
     ) -> Result<Reply> {
-        self.call_with(route, cmd, keys, |conn, must_send| {
-            conn.request_stamped(expect, must_send, encode)
+        self.call_with(route, cmd, keys, |conn, terms| {
+            conn.request_stamped(expect, terms, encode)
         })
         .await
     }
 
     /// Like [`call`](Self::call), with the request made by `request` on the routed
     /// connection (for requests that are not a plain encode, such as coalesced gets);
-    /// `request` is told whether the request must be sent.
+    /// `request` is given the request's [`Terms`] (must it be sent, its deadline).
     pub(crate) async fn call_with<'a, F>(
         &'a self,
         route: Route<'_>,
         cmd: &'static str,
         keys: usize,
-        request: impl FnOnce(&'a Connection, bool) -> F,
+        request: impl FnOnce(&'a Connection, Terms) -> F,
     ) -> Result<Reply>
     where
         F: std::future::Future<Output = Result<Reply>>,
@@ -795,32 +795,16 @@ impl Client {
             received = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let result = match self.inner.request_timeout {
-            Some(t) => {
-                let deadline = tokio::time::Instant::now() + t;
-                // Waiting for room in a full write queue counts against the request's
-                // own timeout; running out of it there means nothing was sent.
-                let room = if conn.has_room() {
-                    Ok(())
-                } else {
-                    tokio::time::timeout_at(deadline, conn.wait_for_room())
-                        .instrument(span.clone())
-                        .await
-                        .map_err(|_| Error::QueueFull)
-                };
-                match room {
-                    Ok(()) => tokio::time::timeout_at(deadline, request(conn, self.must_send))
-                        .instrument(span.clone())
-                        .await
-                        .unwrap_or_else(|_| {
-                            conn.note_timeout();
-                            Err(Error::Timeout)
-                        }),
-                    Err(e) => Err(e),
-                }
-            }
-            None => request(conn, self.must_send).instrument(span.clone()).await,
+        // The connection keeps the deadline (one timer per connection, not one per
+        // request). Waiting for room in a full write queue counts against it too.
+        let terms = Terms {
+            must_send: self.must_send,
+            deadline: self
+                .inner
+                .request_timeout
+                .map(|t| tokio::time::Instant::now() + t),
         };
+        let result = request(conn, terms).instrument(span.clone()).await;
         // A server that requires a login this connection did not make says so with a
         // generic error line; give it its own type.
         let result = match result {

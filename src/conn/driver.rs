@@ -5,10 +5,18 @@
 //! it back. When a session ends (EOF, I/O error, or a reply out of step), every request
 //! in flight has already failed with that error; the task reconnects at once, and if
 //! that fails, retries with capped exponential backoff while requests fail fast.
+//!
+//! The task also owns the connection's one [`Timer`]: requests carry deadlines, and
+//! rather than each caller arming a timer of its own, the timer is set for the earliest
+//! deadline waiting and fails what is due when it fires (see `Shared::expire`). It runs
+//! while the task drives, while it reconnects and while a fast-path caller drives.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use tokio::time::{Instant, Sleep};
 
 use tracing::{Instrument, debug, warn};
 
@@ -84,12 +92,63 @@ fn install(shared: &Shared, io: Transport) {
     shared.set_link(Link::Up);
 }
 
+/// The connection's timer: armed for the earliest deadline of a waiting request
+/// (`State::timer`), it fails what is due when it fires.
+#[derive(Default)]
+struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The instant `sleep` is set for, until it fires.
+    armed: Option<Instant>,
+}
+
+impl Timer {
+    /// Fails the requests that are due and leaves the timer registered with `cx` for
+    /// the next deadline. `want` is `State::timer`, read by the caller under a lock it
+    /// takes anyway.
+    fn poll(&mut self, shared: &Shared, mut want: Option<Instant>, cx: &mut Context<'_>) {
+        while let Some(at) = want {
+            if self.armed != Some(at) {
+                match &mut self.sleep {
+                    Some(sleep) => sleep.as_mut().reset(at),
+                    None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+                self.armed = Some(at);
+            }
+            let sleep = self.sleep.as_mut().expect("armed above");
+            if sleep.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            self.armed = None;
+            shared.expire(Instant::now());
+            want = shared.lock().timer;
+        }
+    }
+
+    /// Runs `fut` with the timer running beside it.
+    async fn beside<T>(&mut self, shared: &Shared, fut: impl Future<Output = T>) -> T {
+        let mut fut = pin!(fut);
+        poll_fn(|cx| {
+            let want = {
+                // Registered, so that a request queued meanwhile wakes the task to
+                // bring the timer forward.
+                let mut st = shared.lock();
+                st.register(cx.waker());
+                st.timer
+            };
+            self.poll(shared, want, cx);
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
 /// The task body: sessions back to back until every handle is dropped.
 async fn run(shared: Arc<Shared>) {
     let mut backoff = shared.config.backoff_min;
+    let mut timer = Timer::default();
     loop {
         let mut yielded = false;
-        match poll_fn(|cx| drive(&shared, &mut yielded, cx)).await {
+        match poll_fn(|cx| drive(&shared, &mut timer, &mut yielded, cx)).await {
             End::Shutdown => return,
             End::Broken(e) => match e {
                 Error::Closed => debug!("server closed the connection"),
@@ -101,7 +160,7 @@ async fn run(shared: Arc<Shared>) {
                 return;
             }
             shared.set_link(Link::Connecting);
-            match connect(&shared).await {
+            match timer.beside(&shared, connect(&shared)).await {
                 Ok(io) => {
                     debug!("reconnected");
                     install(&shared, io);
@@ -111,7 +170,8 @@ async fn run(shared: Arc<Shared>) {
                 Err(e) => {
                     warn!(error = %e, retry_in = ?backoff, "connect failed");
                     shared.set_link(Link::Down(e));
-                    if !sleep_unless_shutdown(&shared, backoff).await {
+                    let slept = sleep_unless_shutdown(&shared, backoff);
+                    if !timer.beside(&shared, slept).await {
                         return;
                     }
                     backoff = (backoff * 2).min(shared.config.backoff_max);
@@ -130,12 +190,18 @@ async fn run(shared: Arc<Shared>) {
 /// would write that one request alone, then the second, and so on. After the yield,
 /// every caller that was ready to run has queued its request, and one write carries
 /// them all (and memcached answers them in one go).
-fn drive(shared: &Shared, yielded: &mut bool, cx: &mut Context<'_>) -> Poll<End> {
-    let has_queued = {
+fn drive(
+    shared: &Shared,
+    timer: &mut Timer,
+    yielded: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<End> {
+    let (has_queued, due) = {
         let mut st = shared.lock();
         st.register(cx.waker());
-        !st.write_buf.is_empty()
+        (!st.write_buf.is_empty(), st.timer)
     };
+    timer.poll(shared, due, cx);
     let mut guard = shared.slot();
     let slot = &mut *guard;
     if shared.take_abandon()

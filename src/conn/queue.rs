@@ -20,10 +20,11 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 
 use super::outbuf::OutBuf;
 use super::session::{End, Session};
-use super::sink::Sink;
+use super::sink::{Caller, Sink};
 use super::{ConnConfig, ServerAddr};
 use crate::error::{Error, InputError};
 use crate::proto::coalesce::GetLine;
@@ -90,6 +91,10 @@ pub(crate) struct State {
     /// The I/O task's waker, for "there is work" and "take over driving".
     waker: Option<Waker>,
     notified: bool,
+    /// When the connection's timer is to fire: the earliest deadline of a request
+    /// queued or in flight, or earlier (see [`Shared::expire`]); `None` when no request
+    /// with a deadline is waiting.
+    pub timer: Option<Instant>,
 }
 
 /// Who drives the session.
@@ -144,6 +149,14 @@ pub(crate) fn shrink(buf: &mut BytesMut, keep: usize) {
     }
 }
 
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Shrinks an empty queue that grew large.
 pub(crate) fn shrink_queue<T>(q: &mut VecDeque<T>) {
     if q.is_empty() && q.capacity() > 1024 {
@@ -158,6 +171,8 @@ pub(crate) struct Ask {
     pub expect: Option<Expect>,
     /// Send it even if its caller is gone before it is written.
     pub must_send: bool,
+    /// When its caller stops waiting for the reply (fails with a timeout).
+    pub deadline: Option<Instant>,
 }
 
 /// The result of queueing a request.
@@ -179,6 +194,7 @@ impl Shared {
                 link: Link::Connecting,
                 waker: None,
                 notified: false,
+                timer: None,
             }),
             slot: Mutex::new(Slot {
                 session: None,
@@ -227,96 +243,112 @@ impl Shared {
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
         value: Option<Bytes>,
     ) -> Result<Queued, Error> {
-        self.enqueue_with(|st| {
-            let (start, ident_start) = (st.write_buf.len(), st.idents.len());
-            let State {
-                write_buf,
-                idents,
-                next_opaque,
-                ..
-            } = st;
-            if let Err(e) = encode(write_buf.tail(), &mut Stamp::new(idents, next_opaque)) {
-                // Encoders write nothing on error; this keeps that true even for a
-                // hand-written encode closure, and drops a half-written record.
-                write_buf.truncate(start);
-                idents.truncate(ident_start);
-                return Err(e.into());
-            }
-            if let Some(value) = value {
-                write_buf.append_shared(value);
-                write_buf.tail().extend_from_slice(b"\r\n");
-            }
-            write_buf.seal(start);
-            let sent = st.write_buf.len() - start;
-            let (sink, rx) = match ask.expect {
-                Some(_) => {
-                    let (tx, rx) = oneshot::channel();
-                    (Sink::One(tx), Some(rx))
+        self.enqueue_with(
+            |st| {
+                let (start, ident_start) = (st.write_buf.len(), st.idents.len());
+                let State {
+                    write_buf,
+                    idents,
+                    next_opaque,
+                    ..
+                } = st;
+                if let Err(e) = encode(write_buf.tail(), &mut Stamp::new(idents, next_opaque)) {
+                    // Encoders write nothing on error; this keeps that true even for a
+                    // hand-written encode closure, and drops a half-written record.
+                    write_buf.truncate(start);
+                    idents.truncate(ident_start);
+                    return Err(e.into());
                 }
-                None => (Sink::Silent, None),
-            };
-            st.queued.push_back(Waiter {
-                expect: ask.expect.unwrap_or(Expect::Status),
-                sink,
-                bytes: sent,
-                ident: st.idents.len() - ident_start,
-                must_send: ask.must_send || ask.expect.is_none(),
-                dropped: false,
-                line: None,
-            });
-            Ok((rx, sent))
-        })
+                if let Some(value) = value {
+                    write_buf.append_shared(value);
+                    write_buf.tail().extend_from_slice(b"\r\n");
+                }
+                write_buf.seal(start);
+                let sent = st.write_buf.len() - start;
+                let (sink, rx) = match ask.expect {
+                    Some(_) => {
+                        let (tx, rx) = oneshot::channel();
+                        (Sink::One(Caller::new(tx, ask.deadline)), Some(rx))
+                    }
+                    None => (Sink::Silent, None),
+                };
+                st.queued.push_back(Waiter {
+                    expect: ask.expect.unwrap_or(Expect::Status),
+                    sink,
+                    bytes: sent,
+                    ident: st.idents.len() - ident_start,
+                    must_send: ask.must_send || ask.expect.is_none(),
+                    dropped: false,
+                    line: None,
+                });
+                Ok((rx, sent))
+            },
+            ask.deadline,
+        )
     }
 
     /// Queues a single-key retrieval, merged into the retrieval line queued just
     /// before it when [`GetLine::join`] allows. The reply is a [`Reply::Value`].
-    pub fn enqueue_get(&self, kind: GetKind, key: &[u8], must_send: bool) -> Result<Queued, Error> {
-        self.enqueue_with(|st| {
-            let (tx, rx) = oneshot::channel();
-            let State {
-                write_buf,
-                idents,
-                next_opaque,
-                queued,
-                ..
-            } = st;
-            let mut stamp = Stamp::new(idents, next_opaque);
-            if let Some(w) = queued.back_mut()
-                && let Some(line) = &mut w.line
-            {
-                let (before, ident_before) = (write_buf.len(), stamp.log_len());
-                if line.join(write_buf.tail(), &mut stamp, kind, key)? {
-                    w.expect = line.expect();
-                    w.sink.join(tx);
-                    w.bytes += write_buf.len() - before;
-                    w.ident += stamp.log_len() - ident_before;
-                    w.must_send |= must_send;
-                    return Ok((Some(rx), write_buf.len() - before));
+    pub fn enqueue_get(
+        &self,
+        kind: GetKind,
+        key: &[u8],
+        must_send: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Queued, Error> {
+        self.enqueue_with(
+            |st| {
+                let (tx, rx) = oneshot::channel();
+                let caller = Caller::new(tx, deadline);
+                let State {
+                    write_buf,
+                    idents,
+                    next_opaque,
+                    queued,
+                    ..
+                } = st;
+                let mut stamp = Stamp::new(idents, next_opaque);
+                if let Some(w) = queued.back_mut()
+                    && let Some(line) = &mut w.line
+                {
+                    let (before, ident_before) = (write_buf.len(), stamp.log_len());
+                    if line.join(write_buf.tail(), &mut stamp, kind, key)? {
+                        w.expect = line.expect();
+                        w.sink.join(caller);
+                        w.bytes += write_buf.len() - before;
+                        w.ident += stamp.log_len() - ident_before;
+                        w.must_send |= must_send;
+                        return Ok((Some(rx), write_buf.len() - before));
+                    }
                 }
-            }
-            let (start, ident_start) = (write_buf.len(), stamp.log_len());
-            let line = GetLine::start(write_buf.tail(), &mut stamp, kind, key)?;
-            let ident = stamp.log_len() - ident_start;
-            let sent = write_buf.len() - start;
-            queued.push_back(Waiter {
-                expect: line.expect(),
-                sink: Sink::One(tx),
-                bytes: sent,
-                ident,
-                must_send,
-                dropped: false,
-                line: Some(line),
-            });
-            Ok((Some(rx), sent))
-        })
+                let (start, ident_start) = (write_buf.len(), stamp.log_len());
+                let line = GetLine::start(write_buf.tail(), &mut stamp, kind, key)?;
+                let ident = stamp.log_len() - ident_start;
+                let sent = write_buf.len() - start;
+                queued.push_back(Waiter {
+                    expect: line.expect(),
+                    sink: Sink::One(caller),
+                    bytes: sent,
+                    ident,
+                    must_send,
+                    dropped: false,
+                    line: Some(line),
+                });
+                Ok((Some(rx), sent))
+            },
+            deadline,
+        )
     }
 
     /// Queues under the state lock with `push`, then decides who drives the session.
+    /// `deadline` is the request's: the connection's timer is brought forward to it if
+    /// it is set later (or not at all).
     fn enqueue_with(
         &self,
         push: impl FnOnce(&mut State) -> Result<(Option<oneshot::Receiver<Delivery>>, usize), Error>,
+        deadline: Option<Instant>,
     ) -> Result<Queued, Error> {
-        let (rx, sent) = {
+        let (rx, sent, arm) = {
             let mut st = self.lock();
             match &st.link {
                 Link::Down(e) => return Err(e.clone()),
@@ -327,7 +359,16 @@ impl Shared {
             // Counted under the lock that the session takes before writing these bytes,
             // so the count never runs below what is queued.
             self.unsent.fetch_add(sent, Ordering::Relaxed);
-            (rx, sent)
+            // Usually the timer is already set for an earlier request's deadline (they
+            // are taken in order, with the same timeout), and this is one comparison.
+            let arm = match deadline {
+                Some(d) if st.timer.is_none_or(|t| d < t) => {
+                    st.timer = Some(d);
+                    true
+                }
+                _ => false,
+            };
+            (rx, sent, arm)
         };
         let mut displaced = None;
         let ticket = {
@@ -350,7 +391,8 @@ impl Shared {
                 Mode::Task => None,
             }
         };
-        if ticket.is_none() {
+        if ticket.is_none() || arm {
+            // The I/O task owns the timer: it re-arms it when woken.
             self.wake_task();
         }
         if let Some(w) = displaced {
@@ -455,14 +497,54 @@ impl Shared {
         }
     }
 
-    /// A request on this connection timed out. After
+    /// The connection's timer fired at `now`: fails every request whose deadline has
+    /// passed, queued or in flight, with a timeout through its sink (a reply still to
+    /// come is read and dropped; an unsent request is left unsent unless it must be
+    /// sent), counts them as timeouts, and sets the timer for the earliest deadline
+    /// left. One timer per connection, re-armed about once per timeout, instead of one
+    /// per request.
+    pub fn expire(&self, now: Instant) {
+        let mut expired = 0;
+        let mut guard = self.slot();
+        let slot = &mut *guard;
+        let mut next = slot
+            .session
+            .as_mut()
+            .and_then(|s| s.expire(now, &mut expired));
+        {
+            // Under both locks: no request moves from the queue to the session, and
+            // one queued meanwhile either is seen here or sees the new timer.
+            let mut st = self.lock();
+            for w in &mut st.queued {
+                next = earliest(next, w.sink.expire(now, &mut expired));
+            }
+            st.timer = next;
+        }
+        if expired > 0
+            && let Some(w) = &slot.caller_waker
+        {
+            // A fast-path caller waits on the socket, not on its channel.
+            w.wake_by_ref();
+        }
+        drop(guard);
+        self.timed_out(expired);
+    }
+
+    /// `n` requests on this connection timed out. After
     /// `ConnConfig::max_silent_timeouts` in a row with no byte read meanwhile, the
     /// connection is closed and re-dialled.
-    pub fn timed_out(&self) {
+    fn timed_out(&self, n: usize) {
         let Some(max) = self.config.max_silent_timeouts else {
             return;
         };
-        let n = self.silent_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 0 {
+            return;
+        }
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let n = self
+            .silent_timeouts
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
         if n >= max.get() {
             self.silent_timeouts.store(0, Ordering::Relaxed);
             self.abandon.store(true, Ordering::Relaxed);

@@ -29,10 +29,11 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 use tracing::trace;
 
 use super::outbuf::{MAX_SLICES, OutBuf};
-use super::queue::{Link, SHRINK_ABOVE, Shared, WRITE_BUF, shrink, shrink_queue};
+use super::queue::{Link, SHRINK_ABOVE, Shared, WRITE_BUF, earliest, shrink, shrink_queue};
 use super::sink::Sink;
 use super::transport::Transport;
 use crate::error::{Error, ProtocolError};
@@ -294,6 +295,14 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Fails with a timeout every request in flight whose deadline is at or before
+    /// `now` (see [`Shared::expire`]); returns the earliest deadline left.
+    pub fn expire(&mut self, now: Instant, expired: &mut usize) -> Option<Instant> {
+        self.in_flight
+            .iter_mut()
+            .fold(None, |next, w| earliest(next, w.sink.expire(now, expired)))
     }
 
     /// Fails every request in flight with `e`. Returns the bytes that were handed to

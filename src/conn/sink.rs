@@ -3,9 +3,12 @@
 //!
 //! How a shared line's reply is divided is the protocol core's business
 //! ([`crate::proto::coalesce::split`]); this file only holds the channels, in line
-//! order, and hands each its part.
+//! order, and hands each its part. Each caller's channel carries its deadline: the
+//! connection's timer fails a caller whose deadline has passed through its channel
+//! (see [`Sink::expire`]), and its reply, when it comes, is read and dropped here.
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::queue::Delivery;
 use crate::error::Error;
@@ -17,21 +20,70 @@ pub(crate) enum Sink {
     /// A command with no reply.
     Silent,
     /// One caller.
-    One(oneshot::Sender<Delivery>),
+    One(Caller),
     /// The callers sharing one line, in line order.
-    Group(Vec<oneshot::Sender<Delivery>>),
+    Group(Vec<Caller>),
+}
+
+/// One caller waiting for its reply.
+pub(crate) struct Caller {
+    /// `None` once the caller has been told it timed out: its reply is still read
+    /// (the stream must stay in step) but goes nowhere.
+    tx: Option<oneshot::Sender<Delivery>>,
+    /// When the caller stops waiting; `None` for no timeout.
+    deadline: Option<Instant>,
+}
+
+impl Caller {
+    pub fn new(tx: oneshot::Sender<Delivery>, deadline: Option<Instant>) -> Self {
+        Caller {
+            tx: Some(tx),
+            deadline,
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
+    }
+
+    fn send(self, delivery: Delivery) {
+        if let Some(tx) = self.tx {
+            let _ = tx.send(delivery);
+        }
+    }
+
+    /// Fails this caller with [`Error::Timeout`] if its deadline is at or before `now`;
+    /// otherwise returns the deadline it still waits for.
+    fn expire(&mut self, now: Instant, expired: &mut usize) -> Option<Instant> {
+        // A caller already told has nothing left to wait for.
+        let deadline = self.deadline.filter(|_| self.tx.is_some())?;
+        if deadline > now {
+            return Some(deadline);
+        }
+        let tx = self.tx.take()?;
+        // A caller that already gave up (dropped its future) is not counted: it did
+        // not see a timeout from here.
+        if !tx.is_closed() {
+            *expired += 1;
+        }
+        let _ = tx.send(Delivery {
+            outcome: Err(Error::Timeout),
+            received: 0,
+        });
+        None
+    }
 }
 
 impl Sink {
     /// Adds a caller whose request joined this one's line.
-    pub fn join(&mut self, tx: oneshot::Sender<Delivery>) {
+    pub fn join(&mut self, caller: Caller) {
         match std::mem::replace(self, Sink::Silent) {
-            Sink::One(first) => *self = Sink::Group(vec![first, tx]),
+            Sink::One(first) => *self = Sink::Group(vec![first, caller]),
             Sink::Group(mut members) => {
-                members.push(tx);
+                members.push(caller);
                 *self = Sink::Group(members);
             }
-            Sink::Silent => *self = Sink::One(tx),
+            Sink::Silent => *self = Sink::One(caller),
         }
     }
 
@@ -39,8 +91,22 @@ impl Sink {
     pub fn is_gone(&self) -> bool {
         match self {
             Sink::Silent => false,
-            Sink::One(tx) => tx.is_closed(),
-            Sink::Group(members) => members.iter().all(|tx| tx.is_closed()),
+            Sink::One(c) => c.is_gone(),
+            Sink::Group(members) => members.iter().all(Caller::is_gone),
+        }
+    }
+
+    /// Fails, with [`Error::Timeout`], every caller here whose deadline is at or before
+    /// `now`, adding how many to `expired`. Returns the earliest deadline still waited
+    /// for.
+    pub fn expire(&mut self, now: Instant, expired: &mut usize) -> Option<Instant> {
+        match self {
+            Sink::Silent => None,
+            Sink::One(c) => c.expire(now, expired),
+            Sink::Group(members) => members
+                .iter_mut()
+                .filter_map(|c| c.expire(now, expired))
+                .min(),
         }
     }
 
@@ -63,16 +129,14 @@ impl Sink {
         };
         match self {
             Sink::Silent => {}
-            Sink::One(tx) => {
-                let _ = tx.send(Delivery {
-                    outcome: outcome.map_err(error),
-                    received,
-                });
-            }
+            Sink::One(c) => c.send(Delivery {
+                outcome: outcome.map_err(error),
+                received,
+            }),
             Sink::Group(members) => {
                 let share = received / members.len();
-                for (tx, part) in members.into_iter().zip(coalesce::split(outcome, record)) {
-                    let _ = tx.send(Delivery {
+                for (c, part) in members.into_iter().zip(coalesce::split(outcome, record)) {
+                    c.send(Delivery {
                         outcome: part.map_err(error),
                         received: share,
                     });
@@ -85,16 +149,14 @@ impl Sink {
     pub fn fail(self, e: &Error, received: usize) {
         match self {
             Sink::Silent => {}
-            Sink::One(tx) => {
-                let _ = tx.send(Delivery {
-                    outcome: Err(e.clone()),
-                    received,
-                });
-            }
+            Sink::One(c) => c.send(Delivery {
+                outcome: Err(e.clone()),
+                received,
+            }),
             Sink::Group(members) => {
                 let share = received / members.len();
-                for tx in members {
-                    let _ = tx.send(Delivery {
+                for c in members {
+                    c.send(Delivery {
                         outcome: Err(e.clone()),
                         received: share,
                     });

@@ -120,3 +120,45 @@ async fn a_stashed_request_does_not_stall_others() {
     // And the stashed future, polled again, gets its own reply.
     assert_eq!(&stashed.await.unwrap().unwrap().value[..], b"a");
 }
+
+/// The connection keeps one timer for all its requests' deadlines: requests started at
+/// different moments against a stopped server each fail at their own deadline, none
+/// early (a sweep for an earlier deadline must not take later ones with it) and none
+/// much late (the timer is re-armed for the next deadline), and the stream is still in
+/// step once the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_times_out_at_its_own_deadline() {
+    let server = Memcached::start();
+    let timeout = Duration::from_millis(300);
+    let c = Client::builder()
+        .connections(1)
+        .request_timeout(timeout)
+        .no_silent_timeout_limit()
+        .connect(server.addr.as_str())
+        .await
+        .unwrap();
+    c.set("B", "value of B", Expiry::Never).await.unwrap();
+    server.pause();
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i * 15)).await;
+                let started = std::time::Instant::now();
+                let r = c.get(format!("k{i}")).await;
+                (r, started.elapsed())
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (r, waited) = t.await.unwrap();
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+        assert!(waited >= timeout, "timed out early, after {waited:?}");
+        // Generous: the machine is shared. A timer left at a past deadline, or never
+        // re-armed, would leave these waiting for good.
+        assert!(waited < timeout * 4, "timed out late, after {waited:?}");
+    }
+    server.resume();
+    let b = c.get("B").await.unwrap().unwrap();
+    assert_eq!(&b.value[..], b"value of B");
+}

@@ -205,3 +205,50 @@ async fn a_connection_closed_while_idle_costs_the_next_request_nothing() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(&c.get("k").await.unwrap().unwrap().value[..], b"v");
 }
+
+/// A request made while the connection is re-dialling (here: stuck in a login the
+/// server never answers) fails at its own deadline, not when the connect gives up.
+#[tokio::test]
+async fn a_request_queued_while_reconnecting_times_out_on_time() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (redialled, mut redial) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // The first connection: accept the login, then close. Later ones: read and
+        // answer nothing.
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        s.write_all(b"STORED\r\n").await.unwrap();
+        drop(s);
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = redialled.send(());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(1..) = s.read(&mut buf).await {}
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    let timeout = Duration::from_millis(200);
+    let c = Client::builder()
+        .connections(1)
+        .features(mcaside::proto::Features::CLASSIC)
+        .credentials("user", "password")
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(timeout)
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    redial.recv().await.unwrap();
+    let started = Instant::now();
+    let err = c.get("k").await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(waited >= timeout, "timed out early, after {waited:?}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "waited for the connect timeout, {waited:?}"
+    );
+}
