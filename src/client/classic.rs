@@ -70,7 +70,7 @@ impl Client {
         if !self.features().has(Feature::Meta) {
             return match self
                 .call_with(route, kind.verb(), 1, |conn, terms| {
-                    conn.request_get(kind, key, terms)
+                    conn.start_get(kind, key, terms)
                 })
                 .await?
             {
@@ -79,12 +79,15 @@ impl Client {
             };
         }
         let features = self.features();
-        let flags = meta_get_flags(kind);
         // The opaque token proves the reply is this request's: `EN` carries nothing else.
+        // The flags are made in the encoder, not captured by it: they are large, and
+        // the encoder is moved into the request's future.
+        let encode = move |b: &mut BytesMut, stamp: &mut Stamp<'_>| {
+            let flags = meta_get_flags(kind).opaque(stamp.opaque());
+            meta::mg(b, key, &flags, &features)
+        };
         match self
-            .call_stamped(route, kind.verb(), 1, Expect::Meta, |b, stamp| {
-                meta::mg(b, key, &flags.opaque(stamp.opaque()), &features)
-            })
+            .call_stamped(route, kind.verb(), 1, Expect::Meta, encode)
             .await?
         {
             Reply::Meta(m) => Item::from_meta(m).map_err(|()| unexpected_code(kind.verb())),
@@ -264,9 +267,9 @@ impl Client {
         let len = shared.as_ref().map_or(value.len(), Bytes::len);
         let copied = shared.is_none();
         if features.has(Feature::Meta) {
-            let flags = meta_set_flags(verb, o);
+            // Made in the encoder, not captured (see `get_one`).
             let encode = move |b: &mut BytesMut, stamp: &mut Stamp<'_>| {
-                let flags = flags.opaque(stamp.opaque());
+                let flags = meta_set_flags(verb, o).opaque(stamp.opaque());
                 match copied {
                     true => meta::ms(b, key, value, &flags, &limits, &features),
                     false => meta::ms_head(b, key, len, &flags, &limits, &features),
@@ -274,7 +277,7 @@ impl Client {
             };
             let reply = self
                 .call_with(route, verb.verb(), 1, |conn, terms| {
-                    conn.request_value(Expect::Meta, terms, encode, shared)
+                    conn.start(Expect::Meta, terms, encode, shared)
                 })
                 .await?;
             return meta_status(reply, verb.verb());
@@ -293,7 +296,7 @@ impl Client {
         };
         let reply = self
             .call_with(route, verb.verb(), 1, |conn, terms| {
-                conn.request_value(Expect::Status, terms, encode, shared)
+                conn.start(Expect::Status, terms, encode, shared)
             })
             .await?;
         status(reply, verb.verb())

@@ -36,7 +36,7 @@ pub use types::{CasOutcome, Item, Stats, StoreOptions};
 use crate::cluster::pool::Pool;
 use crate::cluster::router::{Cluster, Deadness, Member};
 use crate::cluster::{DeadServerPolicy, Distribution, Ketama, Server, ToServer};
-use crate::conn::{ConnConfig, Connection, ServerAddr, Terms};
+use crate::conn::{ConnConfig, Connection, Request, ServerAddr, Terms};
 use crate::error::{
     ConfigError, ConnectError, ConnectStep, Error, InputError, ProtocolError, Result,
 };
@@ -741,47 +741,46 @@ impl Client {
 
     /// Sends one request under the request timeout, in a `memcached` span, matched to
     /// its reply by position (for replies that carry nothing to check).
-    pub(crate) async fn call(
-        &self,
-        route: Route<'_>,
+    ///
+    /// This and [`call_stamped`](Self::call_stamped) are plain functions returning
+    /// [`call_with`](Self::call_with)'s future, not `async` layers over it: each layer
+    /// would hold (and move) the whole future beneath it.
+    pub(crate) fn call<'a>(
+        &'a self,
+        route: Route<'a>,
         cmd: &'static str,
         keys: usize,
         expect: Expect,
-        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError>,
-    ) -> Result<Reply> {
+        encode: impl FnOnce(&mut BytesMut) -> std::result::Result<(), InputError> + 'a,
+    ) -> impl Future<Output = Result<Reply>> + 'a {
         self.call_stamped(route, cmd, keys, expect, |b, _| encode(b))
-            .await
     }
 
     /// Like [`call`](Self::call), with the request's identity record written by
     /// `encode` through the [`Stamp`], so that its reply is checked against it.
-    pub(crate) async fn call_stamped(
-        &self,
-        route: Route<'_>,
+    pub(crate) fn call_stamped<'a>(
+        &'a self,
+        route: Route<'a>,
         cmd: &'static str,
         keys: usize,
         expect: Expect,
-        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> std::result::Result<(), InputError>,
-    ) -> Result<Reply> {
-        self.call_with(route, cmd, keys, |conn, terms| {
-            conn.request_stamped(expect, terms, encode)
+        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> std::result::Result<(), InputError> + 'a,
+    ) -> impl Future<Output = Result<Reply>> + 'a {
+        self.call_with(route, cmd, keys, move |conn, terms| {
+            conn.start(expect, terms, encode, None)
         })
-        .await
     }
 
-    /// Like [`call`](Self::call), with the request made by `request` on the routed
+    /// Like [`call`](Self::call), with the request queued by `start` on the routed
     /// connection (for requests that are not a plain encode, such as coalesced gets);
-    /// `request` is given the request's [`Terms`] (must it be sent, its deadline).
-    pub(crate) async fn call_with<'a, F>(
+    /// `start` is given the request's [`Terms`] (must it be sent, its deadline).
+    pub(crate) async fn call_with<'a>(
         &'a self,
         route: Route<'_>,
         cmd: &'static str,
         keys: usize,
-        request: impl FnOnce(&'a Connection, Terms) -> F,
-    ) -> Result<Reply>
-    where
-        F: std::future::Future<Output = Result<Reply>>,
-    {
+        start: impl FnOnce(&'a Connection, Terms) -> Result<Request<'a>>,
+    ) -> Result<Reply> {
         let id = self.route(route)?;
         let conn = self.connection(id);
         // `server` is here as well as on the connection's own span because a lone
@@ -804,7 +803,21 @@ impl Client {
                 .request_timeout
                 .map(|t| tokio::time::Instant::now() + t),
         };
-        let result = request(conn, terms).instrument(span.clone()).await;
+        // Waiting for room in a full write queue (the rare case: boxed, so that every
+        // request's future does not carry room for it) counts against the deadline.
+        let room = match conn.has_room() {
+            true => Ok(()),
+            false => {
+                let wait = Box::pin(conn.wait_for_room(terms.deadline));
+                wait.instrument(span.clone()).await
+            }
+        };
+        // Queued in the span, so that its wire log (a lone caller drives the socket
+        // itself) and byte counts land there.
+        let result = match room.and_then(|()| span.in_scope(|| start(conn, terms))) {
+            Ok(request) => request.instrument(span.clone()).await,
+            Err(e) => Err(e),
+        };
         // A server that requires a login this connection did not make says so with a
         // generic error line; give it its own type.
         let result = match result {

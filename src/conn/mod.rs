@@ -69,6 +69,7 @@ pub use auth::Credentials;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use transport::Transport;
+pub(crate) use request::Request;
 
 use crate::error::{Error, InputError};
 use crate::proto::identity::Stamp;
@@ -242,7 +243,7 @@ impl Connection {
     }
 
     /// Sends one request and waits for its reply, matched by position only (for
-    /// replies that carry nothing to check, such as `STORED`).
+    /// replies that carry nothing to check, such as `VERSION`), with no deadline.
     ///
     /// `encode` appends the command to the write buffer; if it fails, nothing is sent
     /// and its error is returned. The reply is assembled in the shape `expect` says.
@@ -255,76 +256,75 @@ impl Connection {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), InputError>,
     ) -> Result<Reply, Error> {
-        self.request_stamped(expect, Terms::default(), |b, _| encode(b))
-            .await
+        self.wait_for_room(None).await?;
+        let encode = |b: &mut BytesMut, _: &mut Stamp<'_>| encode(b);
+        self.start(expect, Terms::default(), encode, None)?.await
     }
 
-    /// Sends one request whose reply is checked against its identity record: `encode`
-    /// writes the command and, through the [`Stamp`], what its reply must carry (the
-    /// keys of a retrieval, the opaque token of a meta command). `terms` say whether it
-    /// must be sent and when it times out.
+    /// Queues one request now and returns the future of its reply, which is checked
+    /// against the request's identity record: `encode` writes the command and, through
+    /// the [`Stamp`], what its reply must carry (the keys of a retrieval, the opaque
+    /// token of a meta command). `terms` say whether it must be sent and when it times
+    /// out. For a storage command whose data block is the caller's own `shared` bytes,
+    /// those go out as they are after the command line `encode` writes (with `\r\n`
+    /// after them), not copied. Call [`wait_for_room`](Self::wait_for_room) first.
     ///
-    /// `encode` appends the command to the write buffer; if it fails, nothing is sent
-    /// and its error is returned. A server error line comes back as [`Error::Server`].
-    /// The request is cancel-safe: dropping the future before it completes leaves the
-    /// connection in step (the reply, when it comes, is discarded).
-    pub async fn request_stamped(
-        &self,
-        expect: Expect,
-        terms: Terms,
-        encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
-    ) -> Result<Reply, Error> {
-        self.request_value(expect, terms, encode, None).await
-    }
-
-    /// [`request_stamped`](Self::request_stamped), and for a storage command whose
-    /// data block is the caller's own `shared` bytes: those go out as they are after
-    /// the command line `encode` writes (with `\r\n` after them), not copied.
-    pub async fn request_value(
+    /// Queueing is done here rather than in an `async` body, so that a request's future
+    /// is a few words: nested `async` bodies each hold, and move, the one below.
+    ///
+    /// If `encode` fails, nothing is sent and its error is returned. A server error
+    /// line comes back as [`Error::Server`]. The request is cancel-safe: dropping the
+    /// future before it completes leaves the connection in step (the reply, when it
+    /// comes, is discarded).
+    pub fn start(
         &self,
         expect: Expect,
         terms: Terms,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
         shared: Option<Bytes>,
-    ) -> Result<Reply, Error> {
-        self.wait_for_room(terms.deadline).await?;
+    ) -> Result<Request<'_>, Error> {
         let ask = Ask {
             expect: Some(expect),
             must_send: terms.must_send,
             deadline: terms.deadline,
         };
-        let queued = self.handle.shared.enqueue_value(ask, encode, shared)?;
-        self.complete(queued).await
+        let shared_state = &*self.handle.shared;
+        let queued = shared_state.enqueue_value(ask, encode, shared)?;
+        Ok(Request::new(shared_state, queued))
     }
 
     /// A single-key retrieval in classic form (`get`, `gets`, `gat`, `gats`), merged
     /// with the single-key retrievals queued just before it into one multi-key command
     /// when [`crate::proto::coalesce`] allows. For servers without meta commands, where
-    /// this saves the server a send per key. The reply is a [`Reply::Value`].
-    pub async fn request_get(
+    /// this saves the server a send per key. The reply is a [`Reply::Value`]. Queued
+    /// now, like [`start`](Self::start).
+    pub fn start_get(
         &self,
         kind: crate::proto::encode::GetKind,
         key: &[u8],
         terms: Terms,
-    ) -> Result<Reply, Error> {
-        self.wait_for_room(terms.deadline).await?;
-        let queued = self
-            .handle
-            .shared
-            .enqueue_get(kind, key, terms.must_send, terms.deadline)?;
-        self.complete(queued).await
+    ) -> Result<Request<'_>, Error> {
+        let shared = &*self.handle.shared;
+        let queued = shared.enqueue_get(kind, key, terms.must_send, terms.deadline)?;
+        Ok(Request::new(shared, queued))
+    }
+
+    /// True while the bytes queued on this connection are under its write budget.
+    pub fn has_room(&self) -> bool {
+        self.handle.shared.has_room()
     }
 
     /// Waits until the bytes queued on this connection are under its write budget, or
     /// fails with [`Error::QueueFull`] at `deadline` (nothing was sent).
-    async fn wait_for_room(&self, deadline: Option<tokio::time::Instant>) -> Result<(), Error> {
+    pub async fn wait_for_room(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(), Error> {
         let shared = &self.handle.shared;
         if shared.has_room() {
             return Ok(());
         }
         match deadline {
-            // A full queue is the rare case: a timer of its own here costs nothing
-            // in the usual one.
             Some(d) => tokio::time::timeout_at(d, shared.room())
                 .await
                 .map_err(|_| Error::QueueFull),
@@ -344,20 +344,6 @@ impl Connection {
             unsent: shared.unsent(),
             capacity: session + st.write_buf.capacity() + st.idents.capacity(),
         }
-    }
-
-    /// Waits for a queued request's reply, recording the bytes each way in the span.
-    async fn complete(&self, queued: queue::Queued) -> Result<Reply, Error> {
-        let span = tracing::Span::current();
-        span.record("sent", queued.sent);
-        let delivery = request::Request {
-            shared: &self.handle.shared,
-            rx: queued.rx.expect("a waiter was queued"),
-            ticket: queued.ticket,
-        }
-        .await?;
-        span.record("received", delivery.received);
-        delivery.outcome
     }
 
     /// Queues a request that has no reply (a `noreply` command, `quit`). Returns once it

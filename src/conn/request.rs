@@ -14,26 +14,50 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tokio::sync::oneshot;
 
-use super::queue::{Delivery, Mode, Shared};
+use super::queue::{Delivery, Mode, Queued, Shared};
 use super::session::End;
 use crate::error::Error;
+use crate::proto::Reply;
 
-/// Waits for one queued request's reply.
+/// Waits for one queued request's reply (from `Connection::start`), and records the
+/// bytes each way in the current span.
 pub(crate) struct Request<'a> {
-    pub shared: &'a Shared,
-    pub rx: oneshot::Receiver<Delivery>,
+    shared: &'a Shared,
+    rx: oneshot::Receiver<Delivery>,
     /// Set while this caller drives the session itself.
-    pub ticket: Option<u64>,
+    ticket: Option<u64>,
+}
+
+impl<'a> Request<'a> {
+    pub(super) fn new(shared: &'a Shared, queued: Queued) -> Self {
+        tracing::Span::current().record("sent", queued.sent);
+        Request {
+            shared,
+            rx: queued.rx.expect("a waiter was queued"),
+            ticket: queued.ticket,
+        }
+    }
 }
 
 impl Future for Request<'_> {
-    type Output = Result<Delivery, Error>;
+    type Output = Result<Reply, Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let delivery = ready!(self.poll_delivery(cx))?;
+        tracing::Span::current().record("received", delivery.received);
+        Poll::Ready(delivery.outcome)
+    }
+}
+
+impl Request<'_> {
+    fn poll_delivery(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Delivery, Error>> {
         if let Some(ticket) = self.ticket {
             if drive(self.shared, ticket, cx) {
                 // Driving, this caller waits on the socket. Its reply, if the session
