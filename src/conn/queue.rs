@@ -348,7 +348,7 @@ impl Shared {
         push: impl FnOnce(&mut State) -> Result<(Option<oneshot::Receiver<Delivery>>, usize), Error>,
         deadline: Option<Instant>,
     ) -> Result<Queued, Error> {
-        let (rx, sent, arm) = {
+        let (rx, sent, arm, woken) = {
             let mut st = self.lock();
             match &st.link {
                 Link::Down(e) => return Err(e.clone()),
@@ -368,12 +368,16 @@ impl Shared {
                 }
                 _ => false,
             };
-            (rx, sent, arm)
+            // Woken and not yet running: it will see this request (and the timer)
+            // when it does, since it registers under this lock before taking the queue.
+            let woken = st.notified;
+            (rx, sent, arm, woken)
         };
         let mut displaced = None;
-        let ticket = {
+        let (ticket, task_drives) = {
             let mut slot = self.slot();
-            match slot.mode {
+            let task_drives = slot.mode == Mode::Task;
+            let ticket = match slot.mode {
                 // Only a request that waits for its reply can drive: a noreply caller
                 // returns at once and would leave the session undriven.
                 Mode::Idle if rx.is_some() && slot.session.is_some() => {
@@ -389,10 +393,14 @@ impl Shared {
                     None
                 }
                 Mode::Task => None,
-            }
+            };
+            (ticket, task_drives)
         };
-        if ticket.is_none() || arm {
-            // The I/O task owns the timer: it re-arms it when woken.
+        // The I/O task owns the timer: it re-arms it when woken. A task that was
+        // already driving and has a wake-up pending needs no other (one lock saved per
+        // request under load); one that is to take over from a caller is always woken,
+        // as it may have looked at the mode before this request changed it.
+        if (ticket.is_none() || arm) && !(woken && task_drives) {
             self.wake_task();
         }
         if let Some(w) = displaced {
