@@ -118,6 +118,14 @@ fn decode_small(c: &mut Criterion) {
         &repeat(b"VA 5 f0 c12\r\nhello\r\n"),
         Expect::Meta,
     );
+    // What the client's own `get` gets back: its opaque token, echoed.
+    bench_decode(
+        c,
+        g,
+        "meta_hit_va_5b_opaque",
+        &repeat(b"VA 5 f0 O123\r\nhello\r\n"),
+        Expect::Meta,
+    );
     bench_decode(c, g, "meta_hd", &repeat(b"HD\r\n"), Expect::Meta);
     bench_decode(c, g, "meta_miss_en", &repeat(b"EN\r\n"), Expect::Meta);
 }

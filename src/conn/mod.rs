@@ -66,10 +66,10 @@ use bytes::{Bytes, BytesMut};
 
 pub use addr::ServerAddr;
 pub use auth::Credentials;
+pub(crate) use request::Request;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use transport::Transport;
-pub(crate) use request::Request;
 
 use crate::error::{Error, InputError};
 use crate::proto::identity::Stamp;
@@ -316,10 +316,7 @@ impl Connection {
 
     /// Waits until the bytes queued on this connection are under its write budget, or
     /// fails with [`Error::QueueFull`] at `deadline` (nothing was sent).
-    pub async fn wait_for_room(
-        &self,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<(), Error> {
+    pub async fn wait_for_room(&self, deadline: Option<tokio::time::Instant>) -> Result<(), Error> {
         let shared = &self.handle.shared;
         if shared.has_room() {
             return Ok(());

@@ -168,8 +168,34 @@ impl Decoder {
         let Some(line_len) = self.find_line(buf)? else {
             return Ok(None);
         };
+        // Most lines leave nothing in their frame that borrows the line: status words,
+        // numbers, and meta lines without a returned key (the opaque token is held
+        // inline). Those are parsed where they lie and dropped, with no reference
+        // count taken and given back. `VALUE` and `STAT` lines always carry a key or a
+        // name, so they go straight to the owned path rather than be parsed twice.
+        let line = &buf[..line_len];
+        if !line.starts_with(b"VALUE ") && !line.starts_with(b"STAT ") {
+            match parse::line(line) {
+                Ok((&[], Line::Word(word))) => {
+                    buf.advance(line_len);
+                    return Ok(Some(word_frame(word)));
+                }
+                Ok((&[], Line::Number(n))) => {
+                    buf.advance(line_len);
+                    return Ok(Some(Frame::Number(n)));
+                }
+                Ok((&[], Line::Meta { code, len, flags })) if flags.key.is_none() => {
+                    // No token left to slice: `key` is the only one, and it is absent.
+                    let flags = flags.into_returned(Bytes::copy_from_slice);
+                    buf.advance(line_len);
+                    return self.meta_frame(buf, code, len, flags);
+                }
+                Ok((&[], _)) => {}
+                _ => return Err(ProtocolError::Malformed(escape_short(line, 80))),
+            }
+        }
         // Own the line as Bytes (a refcount, not a copy) so that keys and texts in the
-        // frame can be zero-copy slices of it, then parse it exactly once.
+        // frame can be zero-copy slices of it, then parse it.
         let owned = buf.split_to(line_len).freeze();
         let line = match parse::line(&owned) {
             Ok((&[], line)) => line,
@@ -177,17 +203,7 @@ impl Decoder {
         };
         let slice = |s: &[u8]| owned.slice_ref(s);
         let frame = match line {
-            Line::Word(word) => match word {
-                Word::End => Frame::End,
-                Word::Stored => Frame::Stored,
-                Word::NotStored => Frame::NotStored,
-                Word::Exists => Frame::Exists,
-                Word::NotFound => Frame::NotFound,
-                Word::Deleted => Frame::Deleted,
-                Word::Touched => Frame::Touched,
-                Word::Ok => Frame::Ok,
-                Word::MetaNoop => Frame::MetaNoop,
-            },
+            Line::Word(word) => word_frame(word),
             Line::Number(n) => Frame::Number(n),
             Line::Value {
                 key,
@@ -210,21 +226,7 @@ impl Decoder {
             }
             Line::Meta { code, len, flags } => {
                 let flags = flags.into_returned(slice);
-                match len {
-                    Some(len) if len > self.limits.max_value as u64 => {
-                        return self.start_skip(buf, len, OversizedHeader::Meta(flags));
-                    }
-                    Some(len) => {
-                        let len = len as usize;
-                        self.body = Some(Body::Meta { code, flags, len });
-                        return self.decode_body(buf, len);
-                    }
-                    None => Frame::Meta(MetaReply {
-                        code,
-                        flags,
-                        value: None,
-                    }),
-                }
+                return self.meta_frame(buf, code, len, flags);
             }
             Line::Version(v) => Frame::Version(slice(v)),
             Line::Stat { name, value } => Frame::Stat {
@@ -241,6 +243,32 @@ impl Decoder {
             },
         };
         Ok(Some(frame))
+    }
+
+    /// The frame of a meta line whose returned flags are `flags`: a `VA` line's data
+    /// block follows it in `buf` (`len`).
+    fn meta_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        code: MetaCode,
+        len: Option<u64>,
+        flags: ReturnedFlags,
+    ) -> Result<Option<Frame>, ProtocolError> {
+        match len {
+            Some(len) if len > self.limits.max_value as u64 => {
+                self.start_skip(buf, len, OversizedHeader::Meta(flags))
+            }
+            Some(len) => {
+                let len = len as usize;
+                self.body = Some(Body::Meta { code, flags, len });
+                self.decode_body(buf, len)
+            }
+            None => Ok(Some(Frame::Meta(MetaReply {
+                code,
+                flags,
+                value: None,
+            }))),
+        }
     }
 
     /// Bytes this decoder holds besides the read buffer: the large block being
@@ -368,6 +396,21 @@ impl Decoder {
         }
         let data = self.recycler.freeze(std::mem::take(&mut self.own), len);
         Ok(Some(self.complete(data)))
+    }
+}
+
+/// The frame of a one-word line.
+fn word_frame(word: Word) -> Frame {
+    match word {
+        Word::End => Frame::End,
+        Word::Stored => Frame::Stored,
+        Word::NotStored => Frame::NotStored,
+        Word::Exists => Frame::Exists,
+        Word::NotFound => Frame::NotFound,
+        Word::Deleted => Frame::Deleted,
+        Word::Touched => Frame::Touched,
+        Word::Ok => Frame::Ok,
+        Word::MetaNoop => Frame::MetaNoop,
     }
 }
 
@@ -569,5 +612,45 @@ mod tests {
         assert_eq!(m.flags.cas, Some(12));
         assert!(matches!(&frames[1], Frame::Meta(m) if m.code == MetaCode::Miss));
         assert_eq!(frames[2], Frame::MetaNoop);
+    }
+
+    #[test]
+    fn meta_lines_with_and_without_a_key_decode_alike() {
+        // Without `k` the line is parsed in place; with it, owned and sliced.
+        let mut d = Decoder::new(Limits::default());
+        let mut buf =
+            BytesMut::from(&b"VA 2 O7 f3\r\nhi\r\nVA 2 O7 f3 kkey\r\nhi\r\nHD O8\r\n"[..]);
+        let frames = all_frames(&mut d, &mut buf);
+        let (Frame::Meta(a), Frame::Meta(b)) = (&frames[0], &frames[1]) else {
+            panic!()
+        };
+        assert_eq!(
+            (a.value.as_deref(), b.value.as_deref()),
+            (Some(&b"hi"[..]), Some(&b"hi"[..]))
+        );
+        assert_eq!(
+            (a.flags.opaque, a.flags.client_flags),
+            (b.flags.opaque, b.flags.client_flags)
+        );
+        assert_eq!(
+            (a.flags.key.as_deref(), b.flags.key.as_deref()),
+            (None, Some(&b"key"[..]))
+        );
+        assert!(
+            matches!(&frames[2], Frame::Meta(m) if m.flags.opaque.as_deref() == Some(&b"8"[..]))
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_opaque_token_longer_than_any_sent_is_malformed() {
+        // The client sends at most 31 bytes; a longer echo is not an answer to it.
+        let mut d = Decoder::new(Limits::default());
+        let line = format!("HD O{}\r\n", "x".repeat(32));
+        let mut buf = BytesMut::from(line.as_bytes());
+        assert!(matches!(
+            d.decode(&mut buf),
+            Err(ProtocolError::Malformed(_))
+        ));
     }
 }

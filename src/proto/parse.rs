@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(flags.ttl, Some(-1));
         assert_eq!(flags.key, Some(&b"mk"[..]));
         assert_eq!(flags.size, Some(2));
-        assert_eq!(flags.opaque, Some(&b"123"[..]));
+        assert_eq!(flags.opaque.as_deref(), Some(&b"123"[..]));
         assert!(flags.won && !flags.stale && !flags.win_taken);
         assert_eq!(
             ok(b"EN\r\n"),

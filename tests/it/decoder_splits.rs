@@ -6,6 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 use mcaside::ServerErrorKind;
+use mcaside::proto::meta::Opaque;
 use mcaside::proto::{Decoder, Frame, Limits, MetaCode, MetaReply, ReturnedFlags, Value};
 use proptest::prelude::*;
 
@@ -89,7 +90,7 @@ fn meta() -> impl Strategy<Value = Frame> {
                 flags.client_flags = client_flags;
                 flags.ttl = ttl;
                 flags.key = k;
-                flags.opaque = opaque;
+                flags.opaque = opaque.map(|o: Bytes| Opaque::new(&o).expect("a key is a token"));
                 flags.won = won;
                 flags.stale = stale;
                 flags.win_taken = win_taken;

@@ -115,6 +115,14 @@ impl From<u32> for Opaque {
     }
 }
 
+/// The token's bytes, so that an `Option<Opaque>` reads as bytes with `as_deref`.
+impl std::ops::Deref for Opaque {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl fmt::Debug for Opaque {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Opaque({})", super::Escaped(self.as_bytes()))

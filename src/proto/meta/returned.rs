@@ -14,6 +14,7 @@ use nom::bytes::streaming::{take, take_till};
 use nom::character::streaming::{char, i64 as dec_i64, u32 as dec_u32, u64 as dec_u64};
 
 use crate::proto::Escaped;
+use crate::proto::meta::Opaque;
 use crate::proto::parse::{Res, empty, ended, token};
 
 /// One flag a reply carried, for printing: see [`ReturnedFlags::fields`].
@@ -35,6 +36,7 @@ macro_rules! returned_type {
     (Switch, $b:ty) => { bool };
     (Hit, $b:ty) => { Option<bool> };
     (Token, $b:ty) => { Option<$b> };
+    (Opaque, $b:ty) => { Option<Opaque> };
     ($num:ident, $b:ty) => { Option<$num> };
 }
 
@@ -48,6 +50,12 @@ macro_rules! returned_parser {
     };
     (Token) => {
         token
+    };
+    // Held inline, not as a slice of the line: a token is at most 31 bytes, and a copy
+    // of it costs less than the reference count a slice would take and give back.
+    // Longer than the client could have sent is malformed.
+    (Opaque) => {
+        token.map_res(Opaque::new)
     };
     (u64) => {
         ended(dec_u64)
@@ -70,6 +78,9 @@ macro_rules! returned_text {
     };
     (Token, $v:expr) => {
         $v.as_ref().map(|b| Some(Escaped(b).to_string()))
+    };
+    (Opaque, $v:expr) => {
+        $v.as_ref().map(|o| Some(Escaped(o.as_bytes()).to_string()))
     };
     ($num:ident, $v:expr) => {
         $v.map(|n| Some(n.to_string()))
@@ -189,6 +200,7 @@ macro_rules! returned_flags {
     (@arg Switch) => { () };
     (@arg Hit) => { bool };
     (@arg Token) => { &'a [u8] };
+    (@arg Opaque) => { Opaque };
     (@arg $num:ident) => { $num };
 }
 
@@ -213,7 +225,7 @@ returned_flags! {
         /// `l<secs>`: seconds since the item was last accessed.
         'l' last_access: u64 as "last_access";
         /// `O<token>`: the opaque token the request carried.
-        'O' opaque: Token as "opaque";
+        'O' opaque: Opaque as "opaque";
         /// `s<bytes>`: the item's size.
         's' size: u64 as "size";
         /// `t<secs>`: remaining TTL; `-1` means the item never expires.
