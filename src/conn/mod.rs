@@ -31,7 +31,7 @@
 //!   waits for room before queueing more. Requests whose callers are gone before their
 //!   bytes are taken for writing are not sent (unless they must be). Buffers that grew
 //!   in a spike shrink back once empty.
-//! - **One timer per connection.** A request carries its deadline ([`Terms`]); the
+//! - **One timer per connection.** A request carries its deadline (`Terms`); the
 //!   I/O task's one timer is set for the earliest deadline waiting and, when it fires,
 //!   fails what is due through the callers' reply channels (a timed-out request keeps
 //!   its place, like a dropped one: its reply is read and discarded). Callers arm no
