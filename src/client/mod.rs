@@ -795,7 +795,7 @@ impl Client {
             outcome = tracing::field::Empty,
         );
         // The connection keeps the deadline (one timer per connection, not one per
-        // request). Waiting for room in a full write queue counts against it too.
+        // request).
         let terms = Terms {
             must_send: self.must_send,
             deadline: self
