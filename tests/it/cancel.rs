@@ -154,9 +154,12 @@ async fn each_request_times_out_at_its_own_deadline() {
         let (r, waited) = t.await.unwrap();
         assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
         assert!(waited >= timeout, "timed out early, after {waited:?}");
-        // Generous: the machine is shared. A timer left at a past deadline, or never
-        // re-armed, would leave these waiting for good.
-        assert!(waited < timeout * 4, "timed out late, after {waited:?}");
+        // Generous, as tests run side by side on a small machine: a timer left at a
+        // past deadline, or never re-armed, would leave these waiting for good.
+        assert!(
+            waited < timeout + Duration::from_secs(2),
+            "timed out late, after {waited:?}"
+        );
     }
     server.resume();
     let b = c.get("B").await.unwrap().unwrap();
