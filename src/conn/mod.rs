@@ -265,7 +265,7 @@ impl Connection {
     /// against the request's identity record: `encode` writes the command and, through
     /// the [`Stamp`], what its reply must carry (the keys of a retrieval, the opaque
     /// token of a meta command). `terms` say whether it must be sent and when it times
-    /// out. For a storage command whose data block is the caller's own `shared` bytes,
+    /// out. For a storage command whose data block is the caller's own `value` bytes,
     /// those go out as they are after the command line `encode` writes (with `\r\n`
     /// after them), not copied. Call [`wait_for_room`](Self::wait_for_room) first.
     ///
@@ -281,16 +281,16 @@ impl Connection {
         expect: Expect,
         terms: Terms,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
-        shared: Option<Bytes>,
+        value: Option<Bytes>,
     ) -> Result<Request<'_>, Error> {
         let ask = Ask {
             expect: Some(expect),
             must_send: terms.must_send,
             deadline: terms.deadline,
         };
-        let shared_state = &*self.handle.shared;
-        let queued = shared_state.enqueue_value(ask, encode, shared)?;
-        Ok(Request::new(shared_state, queued))
+        let shared = &*self.handle.shared;
+        let queued = shared.enqueue_value(ask, encode, value)?;
+        Ok(Request::new(shared, queued))
     }
 
     /// A single-key retrieval in classic form (`get`, `gets`, `gat`, `gats`), merged
