@@ -171,11 +171,28 @@ impl Decoder {
         // Most lines leave nothing in their frame that borrows the line: status words,
         // numbers, and meta lines without a returned key (the opaque token is held
         // inline). Those are parsed where they lie and dropped, with no reference
-        // count taken and given back. `VALUE` and `STAT` lines always carry a key or a
-        // name, so they go straight to the owned path rather than be parsed twice.
+        // count taken and given back. A `VALUE` line keeps one slice of itself, its
+        // key: the line's own reference becomes the key's. `STAT` lines carry two
+        // slices, so they go straight to the owned path rather than be parsed twice.
         let line = &buf[..line_len];
-        if !line.starts_with(b"VALUE ") && !line.starts_with(b"STAT ") {
+        if !line.starts_with(b"STAT ") {
             match parse::line(line) {
+                Ok((
+                    &[],
+                    Line::Value {
+                        key,
+                        flags,
+                        len,
+                        cas,
+                    },
+                )) => {
+                    let at = key.as_ptr() as usize - line.as_ptr() as usize;
+                    let end = at + key.len();
+                    let mut key = buf.split_to(line_len).freeze();
+                    key.truncate(end);
+                    key.advance(at);
+                    return self.value_frame(buf, key, flags, len, cas);
+                }
                 Ok((&[], Line::Word(word))) => {
                     buf.advance(line_len);
                     return Ok(Some(word_frame(word)));
@@ -210,20 +227,7 @@ impl Decoder {
                 flags,
                 len,
                 cas,
-            } => {
-                let key = slice(key);
-                if len > self.limits.max_value as u64 {
-                    return self.start_skip(buf, len, OversizedHeader::Value { key });
-                }
-                let len = len as usize;
-                self.body = Some(Body::Value {
-                    key,
-                    flags,
-                    cas,
-                    len,
-                });
-                return self.decode_body(buf, len);
-            }
+            } => return self.value_frame(buf, slice(key), flags, len, cas),
             Line::Meta { code, len, flags } => {
                 let flags = flags.into_returned(slice);
                 return self.meta_frame(buf, code, len, flags);
@@ -243,6 +247,28 @@ impl Decoder {
             },
         };
         Ok(Some(frame))
+    }
+
+    /// The frame of a `VALUE` line: its data block of `len` bytes follows it in `buf`.
+    fn value_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        key: Bytes,
+        flags: u32,
+        len: u64,
+        cas: Option<u64>,
+    ) -> Result<Option<Frame>, ProtocolError> {
+        if len > self.limits.max_value as u64 {
+            return self.start_skip(buf, len, OversizedHeader::Value { key });
+        }
+        let len = len as usize;
+        self.body = Some(Body::Value {
+            key,
+            flags,
+            cas,
+            len,
+        });
+        self.decode_body(buf, len)
     }
 
     /// The frame of a meta line whose returned flags are `flags`: a `VA` line's data
