@@ -212,7 +212,9 @@ impl Decoder {
             }
         }
         // Own the line as Bytes (a refcount, not a copy) so that keys and texts in the
-        // frame can be zero-copy slices of it, then parse it.
+        // frame can be zero-copy slices of it, then parse it. Only lines whose frame
+        // keeps slices of them come here (`STAT`, `VERSION`, error lines, `ME`, meta
+        // lines with `k`); the other arms below are for the match to be whole.
         let owned = buf.split_to(line_len).freeze();
         let line = match parse::line(&owned) {
             Ok((&[], line)) => line,
