@@ -37,6 +37,9 @@ pub enum ClientSpec {
     /// The hand-written reference: `conns` connections, each keeping `depth` requests in
     /// flight (1 x 1 is plain request/response).
     Raw { conns: usize, depth: usize },
+    /// The floor of one task per caller (`clients/raw_tasks.rs`): the raw wire, with
+    /// each request from a task of its own and handed back through a channel.
+    RawTasks { conns: usize },
     /// memcslap from libmemcached-tools, run by the orchestrator itself: its own keys and
     /// values, no check, ops/s only.
     Memcslap,
@@ -66,6 +69,7 @@ impl ClientSpec {
                     format!("raw `{verb}` {conns} conn × {depth}")
                 }
             }
+            ClientSpec::RawTasks { conns } => format!("raw, a task per caller ({conns} conn)"),
             ClientSpec::Memcslap => "memcslap (own keys, unchecked)".into(),
         }
     }
@@ -77,6 +81,7 @@ impl ClientSpec {
             ClientSpec::AsyncMemcached => "async-memcached",
             ClientSpec::Memcache => "memcache",
             ClientSpec::Raw { .. } => "raw",
+            ClientSpec::RawTasks { .. } => "raw-tasks",
             ClientSpec::Memcslap => "memcslap",
         }
     }

@@ -19,7 +19,8 @@ Running:
   --secs S               measured seconds per run                         [2]
   --warmup S             warm-up seconds before each measured run         [0.5]
   --rounds N             interleaved rounds (each client once per round)  [5]
-  --clients LIST         mcaside,async-memcached,memcache,raw,memcslap    [all]
+  --clients LIST         mcaside,async-memcached,memcache,raw,raw-tasks,   [all]
+                         memcslap (raw-tasks: get and set scenarios only)
   --connections LIST     mcaside pool sizes; `default` = the builder's    [default,1,4]
   --raw-conns LIST       raw reference connections                        [1,2,4]
   --raw-depth LIST       raw reference requests in flight per connection  [16,64]
@@ -91,6 +92,16 @@ pub struct Opts {
     pub list: bool,
 }
 
+/// Every client `--clients` knows, in report order.
+const CLIENTS: [&str; 6] = [
+    "mcaside",
+    "async-memcached",
+    "memcache",
+    "raw",
+    "raw-tasks",
+    "memcslap",
+];
+
 impl Default for Opts {
     fn default() -> Self {
         Opts {
@@ -98,9 +109,7 @@ impl Default for Opts {
             secs: 2.0,
             warmup: 0.5,
             rounds: 5,
-            clients: ["mcaside", "async-memcached", "memcache", "raw", "memcslap"]
-                .map(String::from)
-                .to_vec(),
+            clients: CLIENTS.map(String::from).to_vec(),
             connections: vec![None, Some(1), Some(4)],
             raw_conns: vec![1, 2, 4],
             raw_depth: vec![16, 64],
@@ -242,8 +251,7 @@ impl Opts {
             }
         }
         for c in &o.clients {
-            if !["mcaside", "async-memcached", "memcache", "raw", "memcslap"].contains(&c.as_str())
-            {
+            if !CLIENTS.contains(&c.as_str()) {
                 return Err(format!("unknown client {c}"));
             }
         }

@@ -7,7 +7,7 @@
 //! - `sizes-<op>-<T>t.png`: bytes/s and client CPU per MB against value size, log-log.
 //!
 //! One line per client configuration, with the raw reference drawn as its best
-//! configuration at each point (the limit).
+//! configuration at each point (the limit), and so is the floor of one task per caller.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -40,6 +40,10 @@ fn series(
                     (0, "raw reference (best config)".to_string())
                 }
                 "raw" => continue,
+                "raw-tasks" if s.best_of("raw-tasks").map(|b| &b.label) == Some(&c.label) => {
+                    (0, "floor: a task per caller (best config)".to_string())
+                }
+                "raw-tasks" => continue,
                 "mcaside" => (1, c.label.clone()),
                 _ => (2, c.label.clone()),
             };

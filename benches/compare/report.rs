@@ -362,14 +362,15 @@ pub fn markdown(s: &ScenarioSummary, rounds: usize, secs: f64) -> String {
 }
 
 /// One line per scenario of a group: the issue-13 shape (async-memcached, mcaside's
-/// best pool, the reference, and the ratios that the targets are stated in).
+/// best pool, the reference, and the ratios that the targets are stated in), and the
+/// floor of one task per caller (`clients/raw_tasks.rs`) where it ran.
 pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
     let rows: Vec<&ScenarioSummary> = all.iter().filter(|s| s.group == group).collect();
     if rows.is_empty() {
         return None;
     }
     let mut t = format!(
-        "### Summary: {group}\n\n| scenario | async-memcached 0.9 | mcaside (default pool) | mcaside (best pool) | raw reference | mcaside best ÷ reference | mcaside best ÷ async-memcached | mcaside default ÷ reference | mcaside default ÷ async-memcached |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "### Summary: {group}\n\n| scenario | async-memcached 0.9 | mcaside (default pool) | mcaside (best pool) | raw reference | mcaside best ÷ reference | mcaside best ÷ async-memcached | mcaside default ÷ reference | mcaside default ÷ async-memcached | floor: a task per caller (÷ reference) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for s in rows {
         let fig = |c: Option<&ClientSummary>| -> String {
@@ -411,7 +412,7 @@ pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
             })
         };
         t.push_str(&format!(
-            "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             s.scenario,
             s.title,
             fig(s.client("async-memcached 0.9")),
@@ -425,6 +426,17 @@ pub fn group_table(group: &str, all: &[ScenarioSummary]) -> Option<String> {
             ra(best),
             rr(default),
             ra(default),
+            match s.best_of("raw-tasks") {
+                Some(f) => format!(
+                    "{} ({}; {})",
+                    fig(Some(f)),
+                    f.label
+                        .trim_start_matches("raw, a task per caller (")
+                        .trim_end_matches(')'),
+                    ratio(f.vs_reference)
+                ),
+                None => "–".into(),
+            },
         ));
     }
     t.push_str("\nRatios: ratio of medians / median of per-round ratios (range).\n");

@@ -127,6 +127,15 @@ fn make(
             clients.push(ClientSpec::Raw { conns, depth });
         }
     }
+    // The floor of one task per caller, on the reference's connection counts (those
+    // that serve at least one task each); get and set only.
+    if o.wants("raw-tasks") && matches!(op, Op::Get | Op::Set) {
+        for &conns in &o.raw_conns {
+            if conns > 0 && conns <= tasks {
+                clients.push(ClientSpec::RawTasks { conns });
+            }
+        }
+    }
     // memcslap has its own keys and values (and a thread per connection): only the
     // small-value get and set scenarios of the table and the concurrency curve are
     // comparable, and only up to 1,000 threads.

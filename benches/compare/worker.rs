@@ -240,6 +240,7 @@ fn run_async(ctx: &Arc<Ctx>) -> (Vec<Stats>, Window) {
             ClientSpec::Mcaside { connections } => clients::mcaside::start(ctx, connections).await,
             ClientSpec::AsyncMemcached => clients::async_memcached::start(ctx).await,
             ClientSpec::Raw { conns, depth } => clients::raw::start(ctx, conns, depth).await,
+            ClientSpec::RawTasks { conns } => clients::raw_tasks::start(ctx, conns).await,
             ClientSpec::Memcache | ClientSpec::Memcslap => unreachable!(),
         };
         // The window's edges are read from a task of its own, between the clients'

@@ -7,3 +7,4 @@ pub mod async_memcached;
 pub mod mcaside;
 pub mod memcache;
 pub mod raw;
+pub mod raw_tasks;
