@@ -191,15 +191,23 @@ pub fn run_client(
 }
 
 /// `taskset -c <cpu> <program>` when pinning, else the program itself.
+///
+/// With `COMPARE_WORKER_WRAP` set (words split on spaces), the worker runs under that
+/// command instead, for profiling one client with the orchestrator doing the set-up:
+/// `COMPARE_WORKER_WRAP="valgrind --tool=callgrind"` counts instructions (the one
+/// deterministic measure on a shared, noisy machine), `"perf record -g --"` samples.
 fn pinned(pin: Option<usize>, program: &std::ffi::OsStr) -> Command {
-    match pin {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.arg("-c").arg(c.to_string()).arg(program);
-            cmd
-        }
-        None => Command::new(program),
+    let mut words: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(c) = pin {
+        words.extend(["taskset".into(), "-c".into(), c.to_string().into()]);
     }
+    if let Ok(wrap) = std::env::var("COMPARE_WORKER_WRAP") {
+        words.extend(wrap.split_whitespace().map(Into::into));
+    }
+    words.push(program.to_owned());
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    cmd
 }
 
 /// Runs `cmd` to completion, killing it (by its own PID) if it takes longer than
