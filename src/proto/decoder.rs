@@ -264,6 +264,18 @@ impl Decoder {
             return self.start_skip(buf, len, OversizedHeader::Value { key });
         }
         let len = len as usize;
+        // Usually the block arrived with its header: the frame is made here, without
+        // the header's round trip through `self.body`.
+        if len < OWN_BUFFER_MIN
+            && let Some(data) = small_block(buf, len)?
+        {
+            return Ok(Some(Frame::Value(Value {
+                key,
+                flags,
+                cas,
+                data,
+            })));
+        }
         self.body = Some(Body::Value {
             key,
             flags,
@@ -288,6 +300,16 @@ impl Decoder {
             }
             Some(len) => {
                 let len = len as usize;
+                // As for a `VALUE` line: a frame of about 200 bytes moved twice less.
+                if len < OWN_BUFFER_MIN
+                    && let Some(data) = small_block(buf, len)?
+                {
+                    return Ok(Some(Frame::Meta(MetaReply {
+                        code,
+                        flags,
+                        value: Some(data),
+                    })));
+                }
                 self.body = Some(Body::Meta { code, flags, len });
                 self.decode_body(buf, len)
             }
@@ -377,21 +399,13 @@ impl Decoder {
         buf: &mut BytesMut,
         len: usize,
     ) -> Result<Option<Frame>, ProtocolError> {
-        let need = len + 2;
         if len >= OWN_BUFFER_MIN {
             return self.decode_own_body(buf, len);
         }
-        if buf.len() < need {
-            // Make room for the whole block at once; `len` was checked against the limit.
-            buf.reserve(need - buf.len());
-            return Ok(None);
+        match small_block(buf, len)? {
+            Some(data) => Ok(Some(self.complete(data))),
+            None => Ok(None),
         }
-        if &buf[len..need] != b"\r\n" {
-            return Err(ProtocolError::BadDataTerminator);
-        }
-        let data = buf.split_to(len).freeze();
-        buf.advance(2);
-        Ok(Some(self.complete(data)))
     }
 
     /// The pending body's frame, with its data block.
@@ -425,6 +439,23 @@ impl Decoder {
         let data = self.recycler.freeze(std::mem::take(&mut self.own), len);
         Ok(Some(self.complete(data)))
     }
+}
+
+/// A data block under [`OWN_BUFFER_MIN`] at the front of `buf`, split off with its
+/// `\r\n` consumed, once all of it has arrived; until then `None`, with room reserved
+/// for the rest (`len` was checked against the limit).
+fn small_block(buf: &mut BytesMut, len: usize) -> Result<Option<Bytes>, ProtocolError> {
+    let need = len + 2;
+    if buf.len() < need {
+        buf.reserve(need - buf.len());
+        return Ok(None);
+    }
+    if &buf[len..need] != b"\r\n" {
+        return Err(ProtocolError::BadDataTerminator);
+    }
+    let data = buf.split_to(len).freeze();
+    buf.advance(2);
+    Ok(Some(data))
 }
 
 /// The frame of a one-word line.

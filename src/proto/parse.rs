@@ -14,7 +14,7 @@
 
 use nom::branch::alt;
 use nom::bytes::streaming::{take_till, take_till1, take_until};
-use nom::character::streaming::{char, crlf, u32 as dec_u32, u64 as dec_u64};
+use nom::character::streaming::{char, crlf, satisfy, u32 as dec_u32, u64 as dec_u64};
 use nom::combinator::{opt, peek};
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
@@ -199,13 +199,9 @@ fn meta(code: MetaCode, input: &[u8]) -> Res<'_, Line<'_>> {
 /// every step (`benches/proto.rs`: a `VA` line with two flags decodes 18-28 % faster).
 fn flag_tokens(mut input: &[u8]) -> Res<'_, Flags<'_>> {
     let mut flags = Flags::default();
-    let mut flag = preceded(char(' '), returned_flag);
     loop {
-        match flag.parse(input) {
-            Ok((rest, f)) => {
-                f.apply(&mut flags);
-                input = rest;
-            }
+        match preceded(char(' '), |i| returned_flag(i, &mut flags)).parse(input) {
+            Ok((rest, ())) => input = rest,
             // No more ` <flag>`: the line must end here.
             Err(nom::Err::Error(_)) => break,
             Err(e) => return Err(e),
@@ -219,7 +215,7 @@ fn flag_tokens(mut input: &[u8]) -> Res<'_, Flags<'_>> {
 pub(crate) fn ended<'a, O>(
     parser: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
 ) -> impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>> {
-    terminated(parser, peek(alt((char(' '), char('\r')))))
+    terminated(parser, peek(satisfy(|c| c == ' ' || c == '\r')))
 }
 
 pub(crate) fn empty(input: &[u8]) -> Res<'_, ()> {

@@ -48,7 +48,6 @@ pub use get::{MetaGet, mg};
 pub use set::{MetaSet, SetMode, ms, ms_head};
 
 use super::base64;
-use super::encode::decimal;
 use super::key::{MAX_KEY_LEN, check_key, is_key_byte};
 use super::version::{Feature, Features};
 use crate::error::InputError;
@@ -102,10 +101,19 @@ impl Opaque {
 }
 
 impl From<u64> for Opaque {
-    fn from(n: u64) -> Self {
-        // On the stack, not in a buffer: this runs once per request of a batch.
-        let mut digits = [0u8; 20];
-        Opaque::new(decimal(n, &mut digits)).expect("a number is a valid token")
+    fn from(mut n: u64) -> Self {
+        // Written in place, unchecked (digits are always a valid token): this runs once
+        // per meta request.
+        let mut bytes = [0; MAX_OPAQUE_LEN];
+        let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        for b in bytes[..len].iter_mut().rev() {
+            *b = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        Opaque {
+            bytes,
+            len: len as u8,
+        }
     }
 }
 

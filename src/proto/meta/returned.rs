@@ -164,33 +164,18 @@ macro_rules! returned_flags {
             }
         }
 
-        /// One returned flag, as parsed.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        #[allow(non_camel_case_types)]
-        pub(crate) enum Flag<'a> {
-            $( $field(returned_flags!(@arg $kind)), )*
-            /// A flag this client does not know (a newer server's); skipped.
-            Unknown,
-        }
-
-        impl<'a> Flag<'a> {
-            /// Records this flag in `flags`.
-            pub(crate) fn apply(self, flags: &mut Flags<'a>) {
-                match self {
-                    $( Flag::$field(_v) => returned_set!($kind, flags.$field, _v), )*
-                    Flag::Unknown => {}
-                }
-            }
-        }
-
         /// One returned flag: its letter, then an argument whose form the letter
-        /// decides.
-        pub(crate) fn returned_flag(input: &[u8]) -> Res<'_, Flag<'_>> {
+        /// decides, recorded in `flags` as it is parsed (no value of its own to move:
+        /// an opaque token is 32 bytes).
+        pub(crate) fn returned_flag<'a>(input: &'a [u8], flags: &mut Flags<'a>) -> Res<'a, ()> {
             let (arg, letter) = take(1usize)(input)?;
             match letter[0] as char {
-                $( $letter => returned_parser!($kind).map(Flag::$field).parse(arg), )*
+                $( $letter => returned_parser!($kind)
+                    .map(|_v| returned_set!($kind, flags.$field, _v))
+                    .parse(arg), )*
+                // A flag this client does not know (a newer server's): skipped.
                 _ => take_till(|c| c == b' ' || c == b'\r')
-                    .map(|_| Flag::Unknown)
+                    .map(|_| ())
                     .parse(arg),
             }
         }

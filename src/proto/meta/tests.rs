@@ -482,3 +482,12 @@ fn refused_before_sending() {
         u64::MAX.to_string().as_bytes()
     );
 }
+
+#[test]
+fn numeric_opaque_tokens_are_their_decimal_digits() {
+    for n in [0u64, 7, 9, 10, 99, 100, 4_294_967_295, u64::MAX] {
+        let token = Opaque::from(n);
+        assert_eq!(token.as_bytes(), n.to_string().as_bytes());
+        assert_eq!(Opaque::new(n.to_string().as_bytes()).unwrap(), token);
+    }
+}
