@@ -172,8 +172,10 @@ impl Decoder {
         // numbers, and meta lines without a returned key (the opaque token is held
         // inline). Those are parsed where they lie and dropped, with no reference
         // count taken and given back. A `VALUE` line keeps one slice of itself, its
-        // key: the line's own reference becomes the key's. `STAT` lines carry two
-        // slices, so they go straight to the owned path rather than be parsed twice.
+        // key: when its block came with it, line and block are split off as one piece
+        // that key and data slice (see `whole_reply`); otherwise the line's own
+        // reference becomes the key's. `STAT` lines carry two slices, so they go
+        // straight to the owned path rather than be parsed twice.
         let line = &buf[..line_len];
         if !line.starts_with(b"STAT ") {
             match parse::line(line) {
@@ -188,6 +190,16 @@ impl Decoder {
                 )) => {
                     let at = key.as_ptr() as usize - line.as_ptr() as usize;
                     let end = at + key.len();
+                    if let Some(mut data) = self.whole_reply(buf, line_len, len)? {
+                        let key = data.slice(at..end);
+                        data.advance(line_len);
+                        return Ok(Some(Frame::Value(Value {
+                            key,
+                            flags,
+                            cas,
+                            data,
+                        })));
+                    }
                     let mut key = buf.split_to(line_len).freeze();
                     key.truncate(end);
                     key.advance(at);
@@ -204,6 +216,16 @@ impl Decoder {
                 Ok((&[], Line::Meta { code, len, flags })) if flags.key.is_none() => {
                     // No token left to slice: `key` is the only one, and it is absent.
                     let flags = flags.into_returned(Bytes::copy_from_slice);
+                    if let Some(len) = len
+                        && let Some(mut data) = self.whole_reply(buf, line_len, len)?
+                    {
+                        data.advance(line_len);
+                        return Ok(Some(Frame::Meta(MetaReply {
+                            code,
+                            flags,
+                            value: Some(data),
+                        })));
+                    }
                     buf.advance(line_len);
                     return self.meta_frame(buf, code, len, flags);
                 }
@@ -251,6 +273,33 @@ impl Decoder {
         Ok(Some(frame))
     }
 
+    /// A reply whose data block of `len` bytes came whole with its `line_len`-byte
+    /// header line, the usual case for a small value: split off `buf` in one piece,
+    /// the block's `\r\n` checked and cut, for the frame to slice its key and data from
+    /// (one reference count taken instead of one per piece, and no pending body). `None`
+    /// (nothing consumed) when the block is not all there yet, is large enough for a
+    /// buffer of its own, or is over the limit: the header then goes the long way.
+    fn whole_reply(
+        &self,
+        buf: &mut BytesMut,
+        line_len: usize,
+        len: u64,
+    ) -> Result<Option<Bytes>, ProtocolError> {
+        if len > self.limits.max_value as u64 || len >= OWN_BUFFER_MIN as u64 {
+            return Ok(None);
+        }
+        let end = line_len + len as usize;
+        if buf.len() < end + 2 {
+            return Ok(None);
+        }
+        if &buf[end..end + 2] != b"\r\n" {
+            return Err(ProtocolError::BadDataTerminator);
+        }
+        let mut whole = buf.split_to(end + 2).freeze();
+        whole.truncate(end);
+        Ok(Some(whole))
+    }
+
     /// The frame of a `VALUE` line: its data block of `len` bytes follows it in `buf`.
     fn value_frame(
         &mut self,
@@ -264,18 +313,6 @@ impl Decoder {
             return self.start_skip(buf, len, OversizedHeader::Value { key });
         }
         let len = len as usize;
-        // Usually the block arrived with its header: the frame is made here, without
-        // the header's round trip through `self.body`.
-        if len < OWN_BUFFER_MIN
-            && let Some(data) = small_block(buf, len)?
-        {
-            return Ok(Some(Frame::Value(Value {
-                key,
-                flags,
-                cas,
-                data,
-            })));
-        }
         self.body = Some(Body::Value {
             key,
             flags,
@@ -300,16 +337,6 @@ impl Decoder {
             }
             Some(len) => {
                 let len = len as usize;
-                // As for a `VALUE` line: a frame of about 200 bytes moved twice less.
-                if len < OWN_BUFFER_MIN
-                    && let Some(data) = small_block(buf, len)?
-                {
-                    return Ok(Some(Frame::Meta(MetaReply {
-                        code,
-                        flags,
-                        value: Some(data),
-                    })));
-                }
                 self.body = Some(Body::Meta { code, flags, len });
                 self.decode_body(buf, len)
             }

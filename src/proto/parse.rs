@@ -112,7 +112,12 @@ fn value(input: &[u8]) -> Res<'_, Line<'_>> {
     let (input, key) = preceded(char(' '), token).parse(input)?;
     let (input, flags) = preceded(char(' '), dec_u32).parse(input)?;
     let (input, len) = preceded(char(' '), dec_u64).parse(input)?;
-    let (input, cas) = terminated(opt(preceded(char(' '), dec_u64)), crlf).parse(input)?;
+    // The line's end first: a cas unique comes only for `gets`.
+    let (input, cas) = alt((
+        crlf.map(|_| None),
+        delimited(char(' '), dec_u64, crlf).map(Some),
+    ))
+    .parse(input)?;
     Ok((
         input,
         Line::Value {
