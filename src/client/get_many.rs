@@ -177,11 +177,9 @@ impl Client {
                     keys: keys.len() as u32,
                 },
                 |b, stamp| {
-                    // Validate every key first, so a bad key in the last line cannot leave
-                    // the earlier lines behind in the buffer.
-                    for k in keys {
-                        check_key(k.as_ref())?;
-                    }
+                    // `get_many_kind` checked every key, and `encode::get` checks each
+                    // again; were one bad all the same, the queue takes back the lines
+                    // written before it (an encoder that fails leaves nothing behind).
                     let mut rest = keys;
                     for n in lines(kind, keys) {
                         let (line, after) = rest.split_at(n);
