@@ -54,6 +54,13 @@
 //!   configuration's median is the reference line of the `÷ reference` columns. It is a
 //!   throughput limit: with fewer requests in flight than the clients have tasks, its
 //!   latencies are not the clients' to match.
+//! - `raw-tasks` (`compare/clients/raw_tasks.rs`), get and set only: the floor of any
+//!   client that serves each caller from a task of its own. The raw wire again, but
+//!   each request is made by its own task and its reply handed back through a tokio
+//!   oneshot, by a reader task per connection (a writer task flushes what callers
+//!   queue): no timeouts, no reply identity, no drop safety. What it costs above `raw`
+//!   is what task-per-caller costs at all on this runtime; what a client costs above
+//!   it is its own machinery (`--raw-conns` sets its connections too).
 //! - `memcslap` (libmemcached-tools), small-value get and set scenarios up to 1,000
 //!   tasks: one thread per task, its own keys and values, unchecked, ops/s only.
 //!
@@ -106,6 +113,26 @@
 //!
 //! Run it on a quiet machine: on a shared one the figures are noise. Nothing here is
 //! run by CI beyond building it.
+//!
+//! # Profiling one client
+//!
+//! `COMPARE_WORKER_WRAP` runs every worker under a command, with the orchestrator still
+//! starting, loading and pinning memcached. Instruction counts are the one measure that
+//! holds still on a shared machine, so A/B a change with callgrind and divide the
+//! worker's instructions by its requests (or, for a multi-get, by `values::check`
+//! calls, one per key):
+//!
+//! ```text
+//! CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench --bench compare --no-run
+//! COMPARE_WORKER_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" \
+//!     target/release/deps/compare-<hash> get-64 --rounds 1 --warmup 0.3 --secs 3 \
+//!     --clients mcaside --connections 1
+//! callgrind_annotate --inclusive=yes /tmp/cg.<pid>     # Context::run_task = the worker
+//! ```
+//!
+//! Counts move by about 1 % from run to run (how requests fall into batches depends on
+//! timing), so a change smaller than that needs a harness of its own: the protocol
+//! core, having no I/O, counts exactly (decode a buffer of replies in a loop).
 
 #[path = "../tests/support/server.rs"]
 mod server;
