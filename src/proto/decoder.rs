@@ -429,10 +429,18 @@ impl Decoder {
         if len >= OWN_BUFFER_MIN {
             return self.decode_own_body(buf, len);
         }
-        match small_block(buf, len)? {
-            Some(data) => Ok(Some(self.complete(data))),
-            None => Ok(None),
+        let need = len + 2;
+        if buf.len() < need {
+            // Make room for the whole block at once; `len` was checked against the limit.
+            buf.reserve(need - buf.len());
+            return Ok(None);
         }
+        if &buf[len..need] != b"\r\n" {
+            return Err(ProtocolError::BadDataTerminator);
+        }
+        let data = buf.split_to(len).freeze();
+        buf.advance(2);
+        Ok(Some(self.complete(data)))
     }
 
     /// The pending body's frame, with its data block.
@@ -466,23 +474,6 @@ impl Decoder {
         let data = self.recycler.freeze(std::mem::take(&mut self.own), len);
         Ok(Some(self.complete(data)))
     }
-}
-
-/// A data block under [`OWN_BUFFER_MIN`] at the front of `buf`, split off with its
-/// `\r\n` consumed, once all of it has arrived; until then `None`, with room reserved
-/// for the rest (`len` was checked against the limit).
-fn small_block(buf: &mut BytesMut, len: usize) -> Result<Option<Bytes>, ProtocolError> {
-    let need = len + 2;
-    if buf.len() < need {
-        buf.reserve(need - buf.len());
-        return Ok(None);
-    }
-    if &buf[len..need] != b"\r\n" {
-        return Err(ProtocolError::BadDataTerminator);
-    }
-    let data = buf.split_to(len).freeze();
-    buf.advance(2);
-    Ok(Some(data))
 }
 
 /// The frame of a one-word line.

@@ -48,6 +48,7 @@ pub use get::{MetaGet, mg};
 pub use set::{MetaSet, SetMode, ms, ms_head};
 
 use super::base64;
+use super::encode::decimal;
 use super::key::{MAX_KEY_LEN, check_key, is_key_byte};
 use super::version::{Feature, Features};
 use crate::error::InputError;
@@ -101,18 +102,16 @@ impl Opaque {
 }
 
 impl From<u64> for Opaque {
-    fn from(mut n: u64) -> Self {
-        // Written in place, unchecked (digits are always a valid token): this runs once
-        // per meta request.
+    fn from(n: u64) -> Self {
+        // Unchecked, unlike `Opaque::new`: digits are always a valid token, and this
+        // runs once per meta request.
+        let mut digits = [0u8; 20];
+        let digits = decimal(n, &mut digits);
         let mut bytes = [0; MAX_OPAQUE_LEN];
-        let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
-        for b in bytes[..len].iter_mut().rev() {
-            *b = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
+        bytes[..digits.len()].copy_from_slice(digits);
         Opaque {
             bytes,
-            len: len as u8,
+            len: digits.len() as u8,
         }
     }
 }

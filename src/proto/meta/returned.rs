@@ -182,11 +182,6 @@ macro_rules! returned_flags {
     };
     (@own Token, $v:expr, $to_bytes:ident) => { $v.map(&$to_bytes) };
     (@own $kind:ident, $v:expr, $to_bytes:ident) => { $v };
-    (@arg Switch) => { () };
-    (@arg Hit) => { bool };
-    (@arg Token) => { &'a [u8] };
-    (@arg Opaque) => { Opaque };
-    (@arg $num:ident) => { $num };
 }
 
 returned_flags! {
