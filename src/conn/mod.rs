@@ -11,8 +11,9 @@
 //! encoded straight into a shared write buffer and answered in order, so any number of
 //! tasks can use one connection at once and their requests share writes. The modules:
 //! `queue` (the shared state), `outbuf` (the queued bytes, large requests in chunks of
-//! their own), `session` (the byte pump), `driver` (the I/O task), `request` (a
-//! caller's side), `transport`, `addr`. What this layer guarantees:
+//! their own), `session` (the byte pump), `driver` (the I/O task), `sink` and `mailbox`
+//! (where a reply goes, and the slot it waits in), `request` (a caller's side),
+//! `transport`, `addr`. What this layer guarantees:
 //!
 //! - **Replies reach their own caller.** Replies are matched to requests by position in
 //!   the stream, and a request whose future is dropped keeps its place: its reply is read
@@ -49,6 +50,7 @@
 mod addr;
 mod auth;
 mod driver;
+mod mailbox;
 mod outbuf;
 mod queue;
 mod request;
@@ -146,7 +148,8 @@ impl Default for ConnConfig {
 pub struct BufferUsage {
     /// Bytes queued or being written, not yet handed to the socket.
     pub unsent: usize,
-    /// The capacity of the connection's buffers (write, read, identity records).
+    /// The capacity of the connection's buffers (write, read, identity records, reply
+    /// slots).
     pub capacity: usize,
 }
 
@@ -339,7 +342,10 @@ impl Connection {
         let st = shared.lock();
         BufferUsage {
             unsent: shared.unsent(),
-            capacity: session + st.write_buf.capacity() + st.idents.capacity(),
+            capacity: session
+                + st.write_buf.capacity()
+                + st.idents.capacity()
+                + shared.mail_capacity(),
         }
     }
 

@@ -15,13 +15,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::mailbox::{Mailbox, Receiver};
 use super::outbuf::OutBuf;
 use super::session::{End, Session};
 use super::sink::{Caller, Sink};
@@ -121,6 +122,9 @@ pub(crate) struct Slot {
 pub(crate) struct Shared {
     state: Mutex<State>,
     slot: Mutex<Slot>,
+    /// The reply slots of the requests waiting (see [`super::mailbox`]); its lock is
+    /// taken last, under either of the others.
+    mail: Arc<Mailbox>,
     tickets: AtomicU64,
     /// Bytes queued or being written and not yet handed to the socket: what the write
     /// budget bounds.
@@ -176,8 +180,8 @@ pub(crate) struct Ask {
 }
 
 /// The result of queueing a request.
-pub(crate) struct Queued {
-    pub rx: Option<oneshot::Receiver<Delivery>>,
+pub(crate) struct Queued<'a> {
+    pub rx: Option<Receiver<'a>>,
     pub sent: usize,
     /// Set when this caller got the fast path: it drives the session itself.
     pub ticket: Option<u64>,
@@ -202,6 +206,7 @@ impl Shared {
                 ended: None,
                 caller_waker: None,
             }),
+            mail: Arc::default(),
             tickets: AtomicU64::new(1),
             unsent: AtomicUsize::new(0),
             room: Notify::new(),
@@ -230,7 +235,7 @@ impl Shared {
         &self,
         ask: Ask,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
-    ) -> Result<Queued, Error> {
+    ) -> Result<Queued<'_>, Error> {
         self.enqueue_value(ask, encode, None)
     }
 
@@ -242,7 +247,7 @@ impl Shared {
         ask: Ask,
         encode: impl FnOnce(&mut BytesMut, &mut Stamp<'_>) -> Result<(), InputError>,
         value: Option<Bytes>,
-    ) -> Result<Queued, Error> {
+    ) -> Result<Queued<'_>, Error> {
         self.enqueue_with(
             |st| {
                 let (start, ident_start) = (st.write_buf.len(), st.idents.len());
@@ -267,7 +272,7 @@ impl Shared {
                 let sent = st.write_buf.len() - start;
                 let (sink, rx) = match ask.expect {
                     Some(_) => {
-                        let (tx, rx) = oneshot::channel();
+                        let (tx, rx) = self.mail.channel();
                         (Sink::One(Caller::new(tx, ask.deadline)), Some(rx))
                     }
                     None => (Sink::Silent, None),
@@ -295,10 +300,10 @@ impl Shared {
         key: &[u8],
         must_send: bool,
         deadline: Option<Instant>,
-    ) -> Result<Queued, Error> {
+    ) -> Result<Queued<'_>, Error> {
         self.enqueue_with(
             |st| {
-                let (tx, rx) = oneshot::channel();
+                let (tx, rx) = self.mail.channel();
                 let caller = Caller::new(tx, deadline);
                 let State {
                     write_buf,
@@ -343,11 +348,11 @@ impl Shared {
     /// Queues under the state lock with `push`, then decides who drives the session.
     /// `deadline` is the request's: the connection's timer is brought forward to it if
     /// it is set later (or not at all).
-    fn enqueue_with(
-        &self,
-        push: impl FnOnce(&mut State) -> Result<(Option<oneshot::Receiver<Delivery>>, usize), Error>,
+    fn enqueue_with<'a>(
+        &'a self,
+        push: impl FnOnce(&mut State) -> Result<(Option<Receiver<'a>>, usize), Error>,
         deadline: Option<Instant>,
-    ) -> Result<Queued, Error> {
+    ) -> Result<Queued<'a>, Error> {
         let (rx, sent, arm, woken) = {
             let mut st = self.lock();
             match &st.link {
@@ -461,6 +466,11 @@ impl Shared {
                 self.wake_task();
             }
         }
+    }
+
+    /// The bytes the reply slots hold (for monitoring memory).
+    pub fn mail_capacity(&self) -> usize {
+        self.mail.capacity()
     }
 
     /// True while the unsent bytes are below the write budget.

@@ -1,7 +1,7 @@
 //! A caller's side of a request, including the fast path.
 //!
 //! A request is queued (see [`Shared::enqueue`]) and then awaited here. Usually the I/O
-//! task sends it and delivers the reply through a oneshot channel. But when the
+//! task sends it and leaves the reply in the request's slot (see [`super::mailbox`]). But when the
 //! connection is idle, the caller drives the session itself, from this future's `poll`:
 //! one task issuing one request at a time then pays no task hand-off at all, which on a
 //! small machine is a fifth or more of a round trip.
@@ -16,8 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use tokio::sync::oneshot;
-
+use super::mailbox::Receiver;
 use super::queue::{Delivery, Mode, Queued, Shared};
 use super::session::End;
 use crate::error::Error;
@@ -27,13 +26,13 @@ use crate::proto::Reply;
 /// bytes each way in the current span.
 pub(crate) struct Request<'a> {
     shared: &'a Shared,
-    rx: oneshot::Receiver<Delivery>,
+    rx: Receiver<'a>,
     /// Set while this caller drives the session itself.
     ticket: Option<u64>,
 }
 
 impl<'a> Request<'a> {
-    pub(super) fn new(shared: &'a Shared, queued: Queued) -> Self {
+    pub(super) fn new(shared: &'a Shared, queued: Queued<'a>) -> Self {
         tracing::Span::current().record("sent", queued.sent);
         Request {
             shared,
@@ -47,49 +46,33 @@ impl Future for Request<'_> {
     type Output = Result<Reply, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let delivery = ready!(self.poll_delivery(cx))?;
+        let delivery = ready!(self.poll_delivery(cx));
         tracing::Span::current().record("received", delivery.received);
         Poll::Ready(delivery.outcome)
     }
 }
 
 impl Request<'_> {
-    fn poll_delivery(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Delivery, Error>> {
+    fn poll_delivery(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Delivery> {
         if let Some(ticket) = self.ticket {
             if drive(self.shared, ticket, cx) {
                 // Driving, this caller waits on the socket. Its reply, if the session
                 // just delivered it, is read without registering a waker on the
-                // channel: the delivery would otherwise wake this very task while it
+                // slot: the delivery would otherwise wake this very task while it
                 // runs, and the scheduler would poll it once more for nothing (and,
                 // on a multi-threaded runtime, unpark another worker to do it).
-                return match self.rx.try_recv() {
-                    Ok(delivery) => {
+                return match self.rx.try_take() {
+                    Some(delivery) => {
                         self.ticket = None;
                         self.shared.release(ticket);
-                        Poll::Ready(Ok(delivery))
+                        Poll::Ready(delivery)
                     }
-                    Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        self.ticket = None;
-                        self.shared.release(ticket);
-                        Poll::Ready(Err(Error::Closed))
-                    }
+                    None => Poll::Pending,
                 };
             }
             self.ticket = None;
         }
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(delivery) => {
-                if let Some(ticket) = self.ticket.take() {
-                    self.shared.release(ticket);
-                }
-                Poll::Ready(delivery.map_err(|_| Error::Closed))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        self.rx.poll_take(cx)
     }
 }
 

@@ -7,9 +7,9 @@
 //! connection's timer fails a caller whose deadline has passed through its channel
 //! (see [`Sink::expire`]), and its reply, when it comes, is read and dropped here.
 
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::mailbox::Sender;
 use super::queue::Delivery;
 use crate::error::Error;
 use crate::proto::coalesce;
@@ -29,13 +29,13 @@ pub(crate) enum Sink {
 pub(crate) struct Caller {
     /// `None` once the caller has been told it timed out: its reply is still read
     /// (the stream must stay in step) but goes nowhere.
-    tx: Option<oneshot::Sender<Delivery>>,
+    tx: Option<Sender>,
     /// When the caller stops waiting; `None` for no timeout.
     deadline: Option<Instant>,
 }
 
 impl Caller {
-    pub fn new(tx: oneshot::Sender<Delivery>, deadline: Option<Instant>) -> Self {
+    pub fn new(tx: Sender, deadline: Option<Instant>) -> Self {
         Caller {
             tx: Some(tx),
             deadline,
@@ -48,7 +48,7 @@ impl Caller {
 
     fn send(self, delivery: Delivery) {
         if let Some(tx) = self.tx {
-            let _ = tx.send(delivery);
+            tx.send(delivery);
         }
     }
 
@@ -66,7 +66,7 @@ impl Caller {
         if !tx.is_closed() {
             *expired += 1;
         }
-        let _ = tx.send(Delivery {
+        tx.send(Delivery {
             outcome: Err(Error::Timeout),
             received: 0,
         });
