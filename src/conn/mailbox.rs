@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::queue::Delivery;
 use crate::error::Error;
+use crate::proto::Reply;
 
 /// No slot: the end of the free list, or a handle already finished.
 const NONE: u32 = u32::MAX;
@@ -66,8 +66,11 @@ struct Slot {
     state: State,
     /// The caller's waker, once it has waited.
     waker: Option<Waker>,
-    /// Set in [`State::Ready`] only.
-    reply: Option<Delivery>,
+    /// Set in [`State::Ready`] only. Not wrapped with `received` in one struct: the
+    /// reply is then moved out as it is, not taken apart in another move.
+    reply: Option<Result<Reply, Error>>,
+    /// The bytes of the stream the reply took.
+    received: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,7 @@ impl Mailbox {
                         state: State::Waiting,
                         waker: None,
                         reply: None,
+                        received: 0,
                     });
                     index
                 }
@@ -124,14 +128,15 @@ impl Mailbox {
         (sender, Receiver { mail: self, index })
     }
 
-    /// The session's end finishes: leaves `delivery` for the caller and wakes it, or,
-    /// if the caller is gone, frees the slot and drops the reply.
-    fn finish(&self, index: u32, delivery: Delivery) {
+    /// The session's end finishes: leaves `reply` for the caller and wakes it, or, if
+    /// the caller is gone, frees the slot and drops the reply.
+    fn finish(&self, index: u32, reply: Result<Reply, Error>, received: usize) {
         let mut slots = self.lock();
         let slot = &mut slots.entries[index as usize];
         match slot.state {
             State::Waiting => {
-                slot.reply = Some(delivery);
+                slot.reply = Some(reply);
+                slot.received = received;
                 slot.state = State::Ready;
                 let waker = slot.waker.take();
                 drop(slots);
@@ -143,7 +148,7 @@ impl Mailbox {
                 slots.release(index);
                 drop(slots);
                 self.gone.fetch_sub(1, Ordering::Release);
-                drop(delivery);
+                drop(reply);
             }
             State::Free { .. } | State::Ready => unreachable!("a sender's slot is waiting or gone"),
         }
@@ -192,20 +197,16 @@ impl Sender {
 
     /// Leaves the reply for the caller and wakes it; if the caller is gone, the reply
     /// is dropped.
-    pub fn send(mut self, delivery: Delivery) {
+    pub fn send(mut self, reply: Result<Reply, Error>, received: usize) {
         let index = std::mem::replace(&mut self.index, NONE);
-        self.mail.finish(index, delivery);
+        self.mail.finish(index, reply, received);
     }
 }
 
 impl Drop for Sender {
     fn drop(&mut self) {
         if self.index != NONE {
-            let closed = Delivery {
-                outcome: Err(Error::Closed),
-                received: 0,
-            };
-            self.mail.finish(self.index, closed);
+            self.mail.finish(self.index, Err(Error::Closed), 0);
         }
     }
 }
@@ -218,20 +219,29 @@ pub(crate) struct Receiver<'a> {
 }
 
 impl Receiver<'_> {
-    /// The reply if it is there, without registering to be woken.
-    pub fn try_take(&mut self) -> Option<Delivery> {
-        self.take(None)
+    /// The reply if it is there, without registering to be woken; `received` is set to
+    /// the bytes of the stream it took.
+    pub fn try_take(&mut self, received: &mut usize) -> Option<Result<Reply, Error>> {
+        self.take(None, received)
     }
 
     /// The reply, or `Pending` with the task registered to be woken when it comes.
-    pub fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Delivery> {
-        match self.take(Some(cx.waker())) {
-            Some(delivery) => Poll::Ready(delivery),
+    pub fn poll_take(
+        &mut self,
+        cx: &mut Context<'_>,
+        received: &mut usize,
+    ) -> Poll<Result<Reply, Error>> {
+        match self.take(Some(cx.waker()), received) {
+            Some(reply) => Poll::Ready(reply),
             None => Poll::Pending,
         }
     }
 
-    fn take(&mut self, waker: Option<&Waker>) -> Option<Delivery> {
+    fn take(
+        &mut self,
+        waker: Option<&Waker>,
+        received: &mut usize,
+    ) -> Option<Result<Reply, Error>> {
         assert_ne!(self.index, NONE, "a reply is taken once");
         let mut slots = self.mail.lock();
         let slot = &mut slots.entries[self.index as usize];
@@ -246,6 +256,7 @@ impl Receiver<'_> {
                 None
             }
             State::Ready => {
+                *received = slot.received;
                 let reply = slot.reply.take();
                 slots.release(self.index);
                 self.index = NONE;
@@ -291,10 +302,24 @@ mod tests {
 
     use super::*;
 
-    fn delivery(received: usize) -> Delivery {
-        Delivery {
-            outcome: Err(Error::Timeout),
-            received,
+    /// A reply that says which request it answers, in `received`.
+    fn reply(n: usize) -> (Result<Reply, Error>, usize) {
+        (Ok(Reply::Number(n as u64)), n)
+    }
+
+    fn send(tx: Sender, n: usize) {
+        let (r, received) = reply(n);
+        tx.send(r, received);
+    }
+
+    /// The number a taken reply carries, checked against its `received`.
+    fn number(taken: Option<Result<Reply, Error>>, received: usize) -> usize {
+        match taken {
+            Some(Ok(Reply::Number(n))) => {
+                assert_eq!(n as usize, received);
+                received
+            }
+            other => panic!("not a number reply: {other:?}"),
         }
     }
 
@@ -313,14 +338,18 @@ mod tests {
         let (tx, mut rx) = mail.channel();
         let count = Arc::new(Count::default());
         let waker = Waker::from(count.clone());
-        assert!(rx.poll_take(&mut Context::from_waker(&waker)).is_pending());
+        assert!(
+            rx.poll_take(&mut Context::from_waker(&waker), &mut 0)
+                .is_pending()
+        );
         assert!(!tx.is_closed());
-        tx.send(delivery(7));
+        send(tx, 7);
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
-        let Poll::Ready(d) = rx.poll_take(&mut Context::from_waker(&waker)) else {
+        let mut got = 0;
+        let Poll::Ready(r) = rx.poll_take(&mut Context::from_waker(&waker), &mut got) else {
             panic!("the reply is there");
         };
-        assert_eq!(d.received, 7);
+        assert_eq!(number(Some(r), got), 7);
         drop(rx);
         assert_eq!(mail.used(), 0);
     }
@@ -330,15 +359,18 @@ mod tests {
         let mail = Arc::new(Mailbox::default());
         let (a_tx, mut a_rx) = mail.channel();
         let (b_tx, mut b_rx) = mail.channel();
-        b_tx.send(delivery(2));
-        a_tx.send(delivery(1));
-        assert_eq!(b_rx.try_take().unwrap().received, 2);
+        send(b_tx, 2);
+        send(a_tx, 1);
+        let mut got = 0;
+        assert_eq!(number(b_rx.try_take(&mut got), got), 2);
         // b's slot is free and reused by c; a's reply is still a's.
         let (c_tx, mut c_rx) = mail.channel();
-        assert!(c_rx.try_take().is_none());
-        assert_eq!(a_rx.try_take().unwrap().received, 1);
-        c_tx.send(delivery(3));
-        assert_eq!(c_rx.try_take().unwrap().received, 3);
+        assert!(c_rx.try_take(&mut 0).is_none());
+        let mut got = 0;
+        assert_eq!(number(a_rx.try_take(&mut got), got), 1);
+        send(c_tx, 3);
+        let mut got = 0;
+        assert_eq!(number(c_rx.try_take(&mut got), got), 3);
         assert_eq!(mail.used(), 0);
     }
 
@@ -350,7 +382,7 @@ mod tests {
         drop(rx);
         assert!(tx.is_closed());
         assert!(!other_tx.is_closed());
-        tx.send(delivery(1));
+        send(tx, 1);
         assert_eq!(mail.gone.load(Ordering::Relaxed), 0);
         assert_eq!(mail.used(), 1);
         // A reused slot starts waiting, not gone.
@@ -364,11 +396,13 @@ mod tests {
         let (tx, mut rx) = mail.channel();
         let count = Arc::new(Count::default());
         let waker = Waker::from(count.clone());
-        assert!(rx.poll_take(&mut Context::from_waker(&waker)).is_pending());
+        assert!(
+            rx.poll_take(&mut Context::from_waker(&waker), &mut 0)
+                .is_pending()
+        );
         drop(tx);
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
-        let closed = rx.try_take().expect("closed is a reply");
-        assert!(matches!(closed.outcome, Err(Error::Closed)));
+        assert!(matches!(rx.try_take(&mut 0), Some(Err(Error::Closed))));
         assert_eq!(mail.used(), 0);
 
         // Both gone, in the other order.
@@ -383,7 +417,7 @@ mod tests {
     fn an_unread_reply_is_freed_with_its_receiver() {
         let mail = Arc::new(Mailbox::default());
         let (tx, rx) = mail.channel();
-        tx.send(delivery(1));
+        send(tx, 1);
         drop(rx);
         assert_eq!(mail.used(), 0);
     }

@@ -28,16 +28,10 @@ use super::session::{End, Session};
 use super::sink::{Caller, Sink};
 use super::{ConnConfig, ServerAddr};
 use crate::error::{Error, InputError};
+use crate::proto::Expect;
 use crate::proto::coalesce::GetLine;
 use crate::proto::encode::GetKind;
 use crate::proto::identity::Stamp;
-use crate::proto::{Expect, Reply};
-
-/// What a caller receives: its reply, and how many bytes of the stream it took.
-pub(crate) struct Delivery {
-    pub outcome: Result<Reply, Error>,
-    pub received: usize,
-}
 
 /// A queued request: its bytes in the write buffer, its identity record, and who waits
 /// for its reply (nobody, for a `noreply` command).

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::mailbox::Receiver;
-use super::queue::{Delivery, Mode, Queued, Shared};
+use super::queue::{Mode, Queued, Shared};
 use super::session::End;
 use crate::error::Error;
 use crate::proto::Reply;
@@ -46,14 +46,20 @@ impl Future for Request<'_> {
     type Output = Result<Reply, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let delivery = ready!(self.poll_delivery(cx));
-        tracing::Span::current().record("received", delivery.received);
-        Poll::Ready(delivery.outcome)
+        let mut received = 0;
+        let reply = ready!(self.poll_reply(cx, &mut received));
+        tracing::Span::current().record("received", received);
+        Poll::Ready(reply)
     }
 }
 
 impl Request<'_> {
-    fn poll_delivery(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Delivery> {
+    /// The reply, with `received` set to the bytes of the stream it took.
+    fn poll_reply(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        received: &mut usize,
+    ) -> Poll<Result<Reply, Error>> {
         if let Some(ticket) = self.ticket {
             if drive(self.shared, ticket, cx) {
                 // Driving, this caller waits on the socket. Its reply, if the session
@@ -61,18 +67,18 @@ impl Request<'_> {
                 // slot: the delivery would otherwise wake this very task while it
                 // runs, and the scheduler would poll it once more for nothing (and,
                 // on a multi-threaded runtime, unpark another worker to do it).
-                return match self.rx.try_take() {
-                    Some(delivery) => {
+                return match self.rx.try_take(received) {
+                    Some(reply) => {
                         self.ticket = None;
                         self.shared.release(ticket);
-                        Poll::Ready(delivery)
+                        Poll::Ready(reply)
                     }
                     None => Poll::Pending,
                 };
             }
             self.ticket = None;
         }
-        self.rx.poll_take(cx)
+        self.rx.poll_take(cx, received)
     }
 }
 

@@ -10,7 +10,6 @@
 use tokio::time::Instant;
 
 use super::mailbox::Sender;
-use super::queue::Delivery;
 use crate::error::Error;
 use crate::proto::coalesce;
 use crate::proto::{Failure, Reply};
@@ -46,9 +45,9 @@ impl Caller {
         self.tx.as_ref().is_none_or(|tx| tx.is_closed())
     }
 
-    fn send(self, delivery: Delivery) {
+    fn send(self, reply: Result<Reply, Error>, received: usize) {
         if let Some(tx) = self.tx {
-            tx.send(delivery);
+            tx.send(reply, received);
         }
     }
 
@@ -66,10 +65,7 @@ impl Caller {
         if !tx.is_closed() {
             *expired += 1;
         }
-        tx.send(Delivery {
-            outcome: Err(Error::Timeout),
-            received: 0,
-        });
+        tx.send(Err(Error::Timeout), 0);
         None
     }
 }
@@ -129,17 +125,11 @@ impl Sink {
         };
         match self {
             Sink::Silent => {}
-            Sink::One(c) => c.send(Delivery {
-                outcome: outcome.map_err(error),
-                received,
-            }),
+            Sink::One(c) => c.send(outcome.map_err(error), received),
             Sink::Group(members) => {
                 let share = received / members.len();
                 for (c, part) in members.into_iter().zip(coalesce::split(outcome, record)) {
-                    c.send(Delivery {
-                        outcome: part.map_err(error),
-                        received: share,
-                    });
+                    c.send(part.map_err(error), share);
                 }
             }
         }
@@ -149,17 +139,11 @@ impl Sink {
     pub fn fail(self, e: &Error, received: usize) {
         match self {
             Sink::Silent => {}
-            Sink::One(c) => c.send(Delivery {
-                outcome: Err(e.clone()),
-                received,
-            }),
+            Sink::One(c) => c.send(Err(e.clone()), received),
             Sink::Group(members) => {
                 let share = received / members.len();
                 for c in members {
-                    c.send(Delivery {
-                        outcome: Err(e.clone()),
-                        received: share,
-                    });
+                    c.send(Err(e.clone()), share);
                 }
             }
         }
