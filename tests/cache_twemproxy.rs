@@ -182,6 +182,74 @@ async fn classic_leases_given_back_through_twemproxy_free_the_key_at_once() {
     );
 }
 
+/// twemproxy answers a multi-key `get` spanning servers with its hits out of the order
+/// asked when a miss comes before them (asked `get a1 b1 a2`, `a1` a miss on `a2`'s
+/// server, it sends `a2` then `b1`). Every hit still reaches the key it answers, in
+/// `get_many` and in single gets merged into one line, and the connection stays up.
+#[tokio::test]
+async fn hits_twemproxy_reorders_reach_their_own_keys() {
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let specs: Vec<String> = servers.iter().map(|s| format!("{}:1", s.addr)).collect();
+    let proxy = Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
+    let c = Client::builder()
+        .connections(1)
+        .connect(proxy.addr.as_str())
+        .await
+        .unwrap();
+    let direct: Vec<Client> =
+        mcaside::join_all(servers.iter().map(|s| Client::connect(s.addr.as_str())))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    // Which server twemproxy puts each key on: set through it, look on each.
+    let mut on: Vec<Vec<String>> = vec![Vec::new(); servers.len()];
+    for i in 0..60 {
+        let key = format!("reorder:{i}");
+        c.set(&key, key.as_str(), Expiry::Never).await.unwrap();
+        for (s, d) in direct.iter().enumerate() {
+            if d.get(&key).await.unwrap().is_some() {
+                on[s].push(key.clone());
+            }
+        }
+    }
+    let (a, b) = match on
+        .iter()
+        .filter(|keys| keys.len() >= 2)
+        .take(2)
+        .collect::<Vec<_>>()[..]
+    {
+        [a, b] => (a, b),
+        _ => panic!("60 keys over 3 servers left two with fewer than 2: {on:?}"),
+    };
+    let (a1, a2, b1) = (a[0].clone(), a[1].clone(), b[0].clone());
+    c.delete(&a1).await.unwrap();
+
+    let found = c.get_many(&[&a1, &b1, &a2]).await.unwrap();
+    let values: Vec<Option<Vec<u8>>> = found
+        .into_iter()
+        .map(|i| i.map(|i| i.value.to_vec()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            None,
+            Some(b1.clone().into_bytes()),
+            Some(a2.clone().into_bytes())
+        ]
+    );
+
+    // The same three as single gets queued together, which the client merges into one
+    // `get a1 b1 a2` line (a fourth, queued first, takes the socket alone).
+    let first = a[1].clone();
+    let (_, g1, g2, g3) = tokio::join!(c.get(&first), c.get(&a1), c.get(&b1), c.get(&a2));
+    assert!(g1.unwrap().is_none());
+    assert_eq!(g2.unwrap().unwrap().value, b1.as_bytes());
+    assert_eq!(g3.unwrap().unwrap().value, a2.as_bytes());
+    // Still the one connection, in step.
+    assert_eq!(c.get(&b1).await.unwrap().unwrap().value, b1.as_bytes());
+}
+
 /// Tests that need nutcracker fail, and say how to install it, when it is missing.
 #[test]
 fn a_missing_nutcracker_fails_with_install_instructions() {

@@ -105,8 +105,10 @@ impl GetLine {
 
 /// Splits the reply to a shared line among its members, in line order: each gets a
 /// [`Reply::Value`] with its hit or a miss, or the failure that ended the reply.
-/// `record` is the line's identity record; the assembler has already checked that the
-/// hits are a subsequence of its keys, so the forward walk cannot go wrong.
+/// `record` is the line's identity record; the assembler has already checked that every
+/// hit is for one of its keys, none more often than asked. Hits usually come in line
+/// order, and each member's is then the next one; a proxy may reorder them (see
+/// `proto::identity`), and then a member's is the first left with its key.
 pub fn split(
     outcome: Result<Reply, Failure>,
     record: &[u8],
@@ -125,15 +127,25 @@ pub fn split(
         if let Some(f) = &failure {
             return Err(f.clone());
         }
-        // Hits and oversized values both come in line order: the next of either that
-        // carries this member's key is its answer.
-        if oversized.last().is_some_and(|(k, _)| k == key) {
-            let (_, len) = oversized.pop().expect("just seen");
+        // Reversed, so the next in line order is the last; the first left in line order
+        // with this key is the one at the highest index.
+        if let Some(at) = take_at(&oversized, |(k, _)| k == key) {
+            let (_, len) = oversized.remove(at);
             return Err(Failure::Oversized { len });
         }
-        let hit = hits.last().is_some_and(|v: &Value| v.key == key);
-        Ok(Reply::Value(if hit { hits.pop() } else { None }))
+        let hit = take_at(&hits, |v: &Value| v.key == key).map(|at| hits.remove(at));
+        Ok(Reply::Value(hit))
     })
+}
+
+/// Where, in a reversed list of answers, the member's answer is: the last if it is the
+/// member's (in order, always: removing it costs nothing), else the highest index that
+/// is, else none (a miss).
+fn take_at<T>(reversed: &[T], is_mine: impl Fn(&T) -> bool) -> Option<usize> {
+    match reversed.last() {
+        Some(next) if is_mine(next) => Some(reversed.len() - 1),
+        _ => reversed.iter().rposition(is_mine),
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +192,70 @@ mod tests {
         assert!(matches!(&parts[0], Ok(Reply::Value(Some(v))) if v.key == "a"));
         assert!(matches!(&parts[1], Ok(Reply::Value(None))));
         assert!(matches!(&parts[2], Ok(Reply::Value(Some(v))) if v.key == "c"));
+    }
+
+    /// Assembles `wire` as the reply to a merged line of `keys`, checked, and splits it.
+    fn merged(keys: &[&[u8]], wire: &[u8]) -> Result<Vec<Result<Reply, Failure>>, String> {
+        let (mut buf, mut log, mut next) = (BytesMut::new(), BytesMut::new(), 0);
+        let mut stamp = Stamp::new(&mut log, &mut next);
+        let mut line = GetLine::start(&mut buf, &mut stamp, GetKind::Get, keys[0]).unwrap();
+        for k in &keys[1..] {
+            assert!(line.join(&mut buf, &mut stamp, GetKind::Get, k).unwrap());
+        }
+        let mut a = Assembler::new(line.expect());
+        let mut d = Decoder::new(Limits::default());
+        let mut wire = BytesMut::from(wire);
+        let mut out = None;
+        while let Some(f) = d.decode(&mut wire).unwrap() {
+            out = a.push_checked(f, &log).map_err(|e| e.to_string())?;
+        }
+        Ok(split(out.expect("a whole reply"), &log).collect())
+    }
+
+    fn hit_of(part: &Result<Reply, Failure>) -> Option<&[u8]> {
+        match part {
+            Ok(Reply::Value(v)) => v.as_ref().map(|v| &v.data[..]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hits_a_proxy_reordered_reach_their_own_members() {
+        // twemproxy's answer to `get a1 b1 a2` when a1 (on a2's server) misses.
+        let parts = merged(
+            &[b"a1", b"b1", b"a2"],
+            b"VALUE a2 0 2\r\nA2\r\nVALUE b1 0 2\r\nB1\r\nEND\r\n",
+        )
+        .unwrap();
+        let hits: Vec<_> = parts.iter().map(hit_of).collect();
+        assert_eq!(hits, [None, Some(&b"B1"[..]), Some(b"A2")]);
+        // The same key asked twice, answered twice out of order.
+        let parts = merged(
+            &[b"k", b"b", b"k"],
+            b"VALUE b 0 1\r\nB\r\nVALUE k 0 1\r\n1\r\nVALUE k 0 1\r\n2\r\nEND\r\n",
+        )
+        .unwrap();
+        let hits: Vec<_> = parts.iter().map(hit_of).collect();
+        assert_eq!(hits, [Some(&b"1"[..]), Some(b"B"), Some(b"2")]);
+    }
+
+    #[test]
+    fn a_key_answered_more_often_than_asked_is_out_of_step() {
+        let twice = merged(
+            &[b"a", b"b"],
+            b"VALUE b 0 1\r\nB\r\nVALUE a 0 1\r\nA\r\nVALUE a 0 1\r\nA\r\nEND\r\n",
+        );
+        assert!(twice.is_err_and(|e| e.contains("\"a\"")));
+        let again = merged(
+            &[b"a", b"b"],
+            b"VALUE b 0 1\r\nB\r\nVALUE b 0 1\r\nB\r\nEND\r\n",
+        );
+        assert!(again.is_err());
+        let stray = merged(
+            &[b"a", b"b"],
+            b"VALUE b 0 1\r\nB\r\nVALUE c 0 1\r\nC\r\nEND\r\n",
+        );
+        assert!(stray.is_err_and(|e| e.contains("did not ask")));
     }
 
     #[test]

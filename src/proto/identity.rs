@@ -6,8 +6,13 @@
 //! reply carries something that names its request, the [`Assembler`](super::Assembler)
 //! checks it, byte for byte:
 //!
-//! - a classic retrieval's `VALUE <key>` must carry one of the keys asked, in the order
-//!   asked (hits are a subsequence of the keys of each command);
+//! - a classic retrieval's `VALUE <key>` must carry one of the keys of its command, and
+//!   no key may be answered more often than it was asked. Hits normally come in the
+//!   order asked (a subsequence of the command's keys), which is checked in one forward
+//!   walk; a hit out of that order is accepted if its key is one of the command's, for
+//!   twemproxy reorders them: asked `get a1 b1 a2` with `a1` a miss, `a1` and `a2` on
+//!   one server and `b1` on another, it answers `a2` then `b1` (it fills each key's
+//!   place with the next value of that key's server; protocol-notes.md shows it);
 //! - a meta reply must echo the opaque token (`O`) its request carried, and the key
 //!   when `k` was asked; in a meta pipeline the tokens must come in request order;
 //! - `ME <key>` must carry the key asked.
@@ -199,6 +204,38 @@ pub(crate) fn seek_opaque(record: &[u8], at: &mut usize, token: &[u8]) -> bool {
     false
 }
 
+/// Whether `key` is one of the keys of the retrieval command whose keys start at
+/// `start` in `record`: for a hit that did not come in the order asked.
+pub(crate) fn command_has_key(record: &[u8], start: usize, key: &[u8]) -> bool {
+    let mut at = start;
+    while let Some(Item::Key(k)) = next_item(record, &mut at) {
+        if k == key {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first of the `answered` keys answered more often than `record` asked it, if
+/// any. Only for replies whose hits came out of order (in order, the forward walk
+/// already consumes each key it matches): it counts with a map.
+pub(crate) fn over_answered<'k>(
+    record: &[u8],
+    answered: impl IntoIterator<Item = &'k [u8]>,
+) -> Option<&'k [u8]> {
+    let mut left: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    for k in keys(record) {
+        *left.entry(k).or_default() += 1;
+    }
+    answered.into_iter().find(|k| match left.get_mut(k) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            false
+        }
+        _ => true,
+    })
+}
+
 /// The keys of a retrieval record, in order (for splitting a merged reply).
 pub(crate) fn keys(record: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = 0;
@@ -243,6 +280,26 @@ mod tests {
         end_command(&log, &mut at);
         assert!(seek_key(&log, &mut at, b"c"));
         assert_eq!(keys(&log).collect::<Vec<_>>(), [&b"a"[..], b"b", b"c"]);
+        assert!(command_has_key(&log, 0, b"a"));
+        assert!(command_has_key(&log, 0, b"b"));
+        assert!(!command_has_key(&log, 0, b"c"), "c is in the next command");
+    }
+
+    #[test]
+    fn keys_are_answered_at_most_as_often_as_asked() {
+        let (mut log, mut next) = (BytesMut::new(), 0);
+        let mut s = Stamp::new(&mut log, &mut next);
+        for k in [&b"a"[..], b"b", b"a"] {
+            s.key(k);
+        }
+        s.end_command();
+        let a: &[u8] = b"a";
+        let b: &[u8] = b"b";
+        let z: &[u8] = b"z";
+        assert_eq!(over_answered(&log, [b, a, a]), None);
+        assert_eq!(over_answered(&log, [a, b, a, a]), Some(a));
+        assert_eq!(over_answered(&log, [b, b]), Some(b));
+        assert_eq!(over_answered(&log, [z]), Some(z));
     }
 
     #[test]

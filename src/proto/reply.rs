@@ -160,6 +160,11 @@ pub struct Assembler {
     /// How far into the identity record the reply has got (keys and tokens come in
     /// request order).
     cursor: usize,
+    /// Where the keys of the retrieval command being answered start in the record.
+    command_start: usize,
+    /// A hit came out of the order asked (a proxy's doing: see `proto::identity`), so
+    /// the reply's end checks that no key was answered more often than asked.
+    reordered: bool,
     /// A failure seen before the reply's end (an oversized value in a multi-frame
     /// reply): the reply is read to its end, then fails with it.
     failed: Option<Failure>,
@@ -200,6 +205,8 @@ impl Assembler {
             expect,
             partial,
             cursor: 0,
+            command_start: 0,
+            reordered: false,
             failed: None,
         }
     }
@@ -357,13 +364,27 @@ impl Assembler {
             if !matches!(self.partial, Partial::One(_) | Partial::Many { .. }) {
                 return Ok(()); // a shape error, reported by the caller
             }
-            if !identity::seek_key(record, &mut self.cursor, key) {
-                return Err(mismatch(format!(
-                    "VALUE for key \"{}\", which this request did not ask for (at this point)",
-                    Escaped(key)
-                )));
+            if identity::seek_key(record, &mut self.cursor, key) {
+                return Ok(());
             }
-            return Ok(());
+            // Out of order: still one of this command's keys? Only a multi-key reply can
+            // be reordered, and it can hold no more hits than keys asked.
+            if let (
+                Partial::Many {
+                    values, oversized, ..
+                },
+                Expect::Values { keys, .. },
+            ) = (&self.partial, self.expect)
+                && values.len() + oversized.len() < keys as usize
+                && identity::command_has_key(record, self.command_start, key)
+            {
+                self.reordered = true;
+                return Ok(());
+            }
+            return Err(mismatch(format!(
+                "VALUE for key \"{}\", which this request did not ask for (at this point)",
+                Escaped(key)
+            )));
         }
         let flags = match frame {
             Frame::Meta(m) => &m.flags,
@@ -383,8 +404,25 @@ impl Assembler {
                 return Ok(());
             }
             Frame::End | Frame::Error { .. } => {
-                if matches!(self.partial, Partial::Many { .. }) {
+                if let Partial::Many {
+                    values,
+                    oversized,
+                    ends_left,
+                } = &self.partial
+                {
                     identity::end_command(record, &mut self.cursor);
+                    self.command_start = self.cursor;
+                    let answered = values.iter().map(|v| &v.key[..]);
+                    let answered = answered.chain(oversized.iter().map(|(k, _)| &k[..]));
+                    if self.reordered
+                        && *ends_left == 1
+                        && let Some(key) = identity::over_answered(record, answered)
+                    {
+                        return Err(mismatch(format!(
+                            "VALUE for key \"{}\" more often than it was asked",
+                            Escaped(key)
+                        )));
+                    }
                 }
                 return Ok(());
             }
