@@ -36,6 +36,23 @@ fn strict(c: &Client, namespace: &str) -> Cache<StringCodec> {
         .unwrap()
 }
 
+/// Three memcached behind one twemproxy, placed by ketama over md5.
+fn three_behind_twemproxy() -> (Vec<Memcached>, Nutcracker) {
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let specs: Vec<String> = servers.iter().map(|s| format!("{}:1", s.addr)).collect();
+    let proxy = Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
+    (servers, proxy)
+}
+
+/// A client straight to each server, to see where twemproxy put a key.
+async fn direct_clients(servers: &[Memcached]) -> Vec<Client> {
+    mcaside::join_all(servers.iter().map(|s| Client::connect(s.addr.as_str())))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_client_through_twemproxy_finds_it_classic_and_keeps_its_connections() {
     let server = Memcached::start();
@@ -188,20 +205,13 @@ async fn classic_leases_given_back_through_twemproxy_free_the_key_at_once() {
 /// `get_many` and in single gets merged into one line, and the connection stays up.
 #[tokio::test]
 async fn hits_twemproxy_reorders_reach_their_own_keys() {
-    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
-    let specs: Vec<String> = servers.iter().map(|s| format!("{}:1", s.addr)).collect();
-    let proxy = Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
+    let (servers, proxy) = three_behind_twemproxy();
     let c = Client::builder()
         .connections(1)
         .connect(proxy.addr.as_str())
         .await
         .unwrap();
-    let direct: Vec<Client> =
-        mcaside::join_all(servers.iter().map(|s| Client::connect(s.addr.as_str())))
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+    let direct = direct_clients(&servers).await;
     // Which server twemproxy puts each key on: set through it, look on each.
     let mut on: Vec<Vec<String>> = vec![Vec::new(); servers.len()];
     for i in 0..60 {
@@ -281,9 +291,7 @@ fn a_missing_nutcracker_fails_with_install_instructions() {
 /// lease: `add`, `gets`, `cas`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stampede_and_stale_set_protection_hold_through_twemproxy_over_three_servers() {
-    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
-    let specs: Vec<String> = servers.iter().map(|s| format!("{}:1", s.addr)).collect();
-    let proxy = Nutcracker::start_pool(&specs, "ketama", "md5", &[]);
+    let (servers, proxy) = three_behind_twemproxy();
     let clients: Vec<Client> =
         mcaside::join_all((0..4).map(|_| Client::connect(proxy.addr.as_str())))
             .await
@@ -325,12 +333,7 @@ async fn stampede_and_stale_set_protection_hold_through_twemproxy_over_three_ser
         "one load per key for 2,000 calls"
     );
     // The keys went to all three servers, as twemproxy placed them.
-    let direct: Vec<Client> =
-        mcaside::join_all(servers.iter().map(|s| Client::connect(s.addr.as_str())))
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+    let direct = direct_clients(&servers).await;
     let wire = caches[0].wire_key("user:0").await.unwrap();
     let on: usize = mcaside::join_all(direct.iter().map(|c| c.get(&wire)))
         .await

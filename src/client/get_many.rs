@@ -4,8 +4,8 @@
 //! at most 256 keys and at most [`GetKind::max_line`] bytes long (`gat`/`gats` lines
 //! longer than 2 KiB can get the connection closed by memcached; see
 //! protocol-notes.md): misses cost nothing on the wire, and hits are matched to keys by
-//! order (the server answers keys in the order asked, and leaves misses out; a proxy
-//! may reorder them, and then they are placed by key: see `match_in_order`). On a
+//! order (the server answers keys in the order asked, and leaves misses out; hits a
+//! proxy reorders are put back in that order by the connection). On a
 //! server with meta commands the alternative is a quiet `mg <key> v f q O<i>` per key
 //! closed by `mn` (what [`MetaBatch`](super::MetaBatch) sends); measured on memcached
 //! 1.6.18 with 100 keys of 100 bytes, the one multi-key `get` was 1.2 to 1.6 times
@@ -203,18 +203,19 @@ impl Client {
 }
 
 /// Places the hits of a multi-key retrieval next to the keys they answer. The server
-/// answers keys in the order asked and leaves misses out, so one forward walk usually
-/// suffices; a hit a proxy answered out of that order (see `proto::identity`) goes to
-/// the first key left unanswered that it answers. (The connection has already checked
-/// each hit against the keys asked, and closed the connection on a stray one; this
-/// check stays as a second line of defence.)
+/// answers keys in the order asked and leaves misses out (the connection puts back in
+/// that order any hits a proxy reordered), so one forward walk suffices. (The
+/// connection has already checked each hit against the keys asked, and closed the
+/// connection on a stray one; this check stays as a second line of defence.)
 fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<Option<Item>>> {
     let mut out: Vec<Option<Item>> = vec![None; keys.len()];
     let mut next = 0;
-    let mut values = values.into_iter();
-    while let Some(v) = values.next() {
+    for v in values {
         let Some(pos) = keys[next..].iter().position(|k| k.as_ref() == &v.key[..]) else {
-            return place_by_key(keys, out, std::iter::once(v).chain(values));
+            return Err(Error::Protocol(ProtocolError::Unexpected(format!(
+                "VALUE for key \"{}\" that was not requested at this point",
+                crate::proto::Escaped(&v.key)
+            ))));
         };
         out[next + pos] = Some(v.into());
         next += pos + 1;
@@ -222,74 +223,9 @@ fn match_in_order<K: AsRef<[u8]>>(keys: &[K], values: Vec<Value>) -> Result<Vec<
     Ok(out)
 }
 
-/// The rest of [`match_in_order`] once a hit came out of order: each hit goes to the
-/// first place of its key still free.
-fn place_by_key<K: AsRef<[u8]>>(
-    keys: &[K],
-    mut out: Vec<Option<Item>>,
-    rest: impl Iterator<Item = Value>,
-) -> Result<Vec<Option<Item>>> {
-    let mut free: std::collections::HashMap<&[u8], std::collections::VecDeque<usize>> =
-        std::collections::HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        if out[i].is_none() {
-            free.entry(k.as_ref()).or_default().push_back(i);
-        }
-    }
-    for v in rest {
-        let Some(at) = free.get_mut(&v.key[..]).and_then(|q| q.pop_front()) else {
-            return Err(Error::Protocol(ProtocolError::Unexpected(format!(
-                "VALUE for key \"{}\" that was not requested, or more often than requested",
-                crate::proto::Escaped(&v.key)
-            ))));
-        };
-        out[at] = Some(v.into());
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-
-    fn value(key: &str) -> Value {
-        Value {
-            key: Bytes::copy_from_slice(key.as_bytes()),
-            flags: 0,
-            cas: None,
-            data: Bytes::copy_from_slice(key.as_bytes()),
-        }
-    }
-
-    fn found(out: &[Option<Item>]) -> Vec<Option<&[u8]>> {
-        out.iter()
-            .map(|i| i.as_ref().map(|i| &i.value[..]))
-            .collect()
-    }
-
-    #[test]
-    fn hits_are_placed_in_order_or_by_key() {
-        let keys = ["a1", "b1", "a2", "a1"];
-        let in_order = match_in_order(&keys, vec![value("b1"), value("a1")]).unwrap();
-        assert_eq!(
-            found(&in_order),
-            [None, Some(&b"b1"[..]), None, Some(b"a1")]
-        );
-        // As twemproxy answers `get a1 b1 a2` when a1 misses: a2 first.
-        let reordered = match_in_order(&keys, vec![value("a2"), value("b1")]).unwrap();
-        assert_eq!(
-            found(&reordered),
-            [None, Some(&b"b1"[..]), Some(b"a2"), None]
-        );
-        let twice = match_in_order(&keys, vec![value("a2"), value("a1"), value("a1")]).unwrap();
-        assert_eq!(
-            found(&twice),
-            [Some(&b"a1"[..]), None, Some(b"a2"), Some(b"a1")]
-        );
-        assert!(match_in_order(&keys, vec![value("b1"), value("b1")]).is_err());
-        assert!(match_in_order(&keys, vec![value("zz")]).is_err());
-    }
 
     #[test]
     fn lines_are_cut_by_bytes_and_count() {

@@ -13,7 +13,7 @@
 //! Why not tokio's oneshot channel, which means the same: it allocates a shared cell
 //! per request (the one allocation a `get` hit made), and the reply moves through more
 //! places on the way. With 64 tasks on one connection the table took a `get` from
-//! 5,880 to 5,690 instructions (callgrind, the whole worker of `benches/compare.rs`)
+//! 5,880 to 5,666 instructions (callgrind, the whole worker of `benches/compare.rs`)
 //! and from 1.01 allocations to 0.01 (`benches/alloc.rs`). One mutex guards the table;
 //! it is taken last, under any other lock, and held for a few loads and stores: never
 //! while waking anyone or dropping a reply.
@@ -332,16 +332,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_reply_reaches_its_receiver_and_wakes_it() {
-        let mail = Arc::new(Mailbox::default());
-        let (tx, mut rx) = mail.channel();
+    /// Polls `rx` with a waker that counts its wake-ups: no reply yet.
+    fn waiting(rx: &mut Receiver<'_>) -> (Arc<Count>, Waker) {
         let count = Arc::new(Count::default());
         let waker = Waker::from(count.clone());
         assert!(
             rx.poll_take(&mut Context::from_waker(&waker), &mut 0)
                 .is_pending()
         );
+        (count, waker)
+    }
+
+    #[test]
+    fn a_reply_reaches_its_receiver_and_wakes_it() {
+        let mail = Arc::new(Mailbox::default());
+        let (tx, mut rx) = mail.channel();
+        let (count, waker) = waiting(&mut rx);
         assert!(!tx.is_closed());
         send(tx, 7);
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
@@ -394,12 +400,7 @@ mod tests {
     fn a_sender_dropped_without_a_reply_closes_the_slot() {
         let mail = Arc::new(Mailbox::default());
         let (tx, mut rx) = mail.channel();
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
-        assert!(
-            rx.poll_take(&mut Context::from_waker(&waker), &mut 0)
-                .is_pending()
-        );
+        let (count, _) = waiting(&mut rx);
         drop(tx);
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
         assert!(matches!(rx.try_take(&mut 0), Some(Err(Error::Closed))));

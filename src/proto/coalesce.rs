@@ -105,10 +105,9 @@ impl GetLine {
 
 /// Splits the reply to a shared line among its members, in line order: each gets a
 /// [`Reply::Value`] with its hit or a miss, or the failure that ended the reply.
-/// `record` is the line's identity record; the assembler has already checked that every
-/// hit is for one of its keys, none more often than asked. Hits usually come in line
-/// order, and each member's is then the next one; a proxy may reorder them (see
-/// `proto::identity`), and then a member's is the first left with its key.
+/// `record` is the line's identity record; the assembler has already checked that the
+/// hits are for its keys, none more often than asked, and handed them over in line order
+/// (putting back any a proxy reordered), so the forward walk cannot go wrong.
 pub fn split(
     outcome: Result<Reply, Failure>,
     record: &[u8],
@@ -127,25 +126,15 @@ pub fn split(
         if let Some(f) = &failure {
             return Err(f.clone());
         }
-        // Reversed, so the next in line order is the last; the first left in line order
-        // with this key is the one at the highest index.
-        if let Some(at) = take_at(&oversized, |(k, _)| k == key) {
-            let (_, len) = oversized.remove(at);
+        // Hits and oversized values both come in line order: the next of either that
+        // carries this member's key is its answer.
+        if oversized.last().is_some_and(|(k, _)| k == key) {
+            let (_, len) = oversized.pop().expect("just seen");
             return Err(Failure::Oversized { len });
         }
-        let hit = take_at(&hits, |v: &Value| v.key == key).map(|at| hits.remove(at));
-        Ok(Reply::Value(hit))
+        let hit = hits.last().is_some_and(|v: &Value| v.key == key);
+        Ok(Reply::Value(if hit { hits.pop() } else { None }))
     })
-}
-
-/// Where, in a reversed list of answers, the member's answer is: the last if it is the
-/// member's (in order, always: removing it costs nothing), else the highest index that
-/// is, else none (a miss).
-fn take_at<T>(reversed: &[T], is_mine: impl Fn(&T) -> bool) -> Option<usize> {
-    match reversed.last() {
-        Some(next) if is_mine(next) => Some(reversed.len() - 1),
-        _ => reversed.iter().rposition(is_mine),
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! - a classic retrieval's `VALUE <key>` must carry one of the keys of its command, and
 //!   no key may be answered more often than it was asked. Hits normally come in the
 //!   order asked (a subsequence of the command's keys), which is checked in one forward
-//!   walk; a hit out of that order is accepted if its key is one of the command's, for
+//!   walk; a hit out of that order is accepted if its key is one of the command's (and
+//!   the assembler puts the hits back in the order asked at the reply's end), for
 //!   twemproxy reorders them: asked `get a1 b1 a2` with `a1` a miss, `a1` and `a2` on
 //!   one server and `b1` on another, it answers `a2` then `b1` (it fills each key's
 //!   place with the next value of that key's server; protocol-notes.md shows it);
@@ -25,6 +26,8 @@
 //! from the front, so no request allocates for it). [`Stamp`] writes records; the
 //! assembler reads them. A record is a list of items, each `[tag, len, bytes...]`; keys
 //! are at most 250 bytes and tokens at most 31, so a length always fits a byte.
+
+use std::collections::{HashMap, VecDeque};
 
 use bytes::{BufMut, BytesMut};
 
@@ -216,24 +219,23 @@ pub(crate) fn command_has_key(record: &[u8], start: usize, key: &[u8]) -> bool {
     false
 }
 
-/// The first of the `answered` keys answered more often than `record` asked it, if
-/// any. Only for replies whose hits came out of order (in order, the forward walk
-/// already consumes each key it matches): it counts with a map.
-pub(crate) fn over_answered<'k>(
+/// Where each of the `answered` keys stands among the keys `record` asked: the first
+/// place of that key not given to an earlier one. `Err(i)` if the `i`th was not asked,
+/// or not that often. Only for replies whose hits came out of order (the forward walk
+/// places in-order hits as it checks them): it counts with a map.
+pub(crate) fn places<'k>(
     record: &[u8],
     answered: impl IntoIterator<Item = &'k [u8]>,
-) -> Option<&'k [u8]> {
-    let mut left: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
-    for k in keys(record) {
-        *left.entry(k).or_default() += 1;
+) -> Result<Vec<usize>, usize> {
+    let mut free: HashMap<&[u8], VecDeque<usize>> = HashMap::new();
+    for (place, k) in keys(record).enumerate() {
+        free.entry(k).or_default().push_back(place);
     }
-    answered.into_iter().find(|k| match left.get_mut(k) {
-        Some(n) if *n > 0 => {
-            *n -= 1;
-            false
-        }
-        _ => true,
-    })
+    answered
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| free.get_mut(k).and_then(VecDeque::pop_front).ok_or(i))
+        .collect()
 }
 
 /// The keys of a retrieval record, in order (for splitting a merged reply).
@@ -296,10 +298,10 @@ mod tests {
         let a: &[u8] = b"a";
         let b: &[u8] = b"b";
         let z: &[u8] = b"z";
-        assert_eq!(over_answered(&log, [b, a, a]), None);
-        assert_eq!(over_answered(&log, [a, b, a, a]), Some(a));
-        assert_eq!(over_answered(&log, [b, b]), Some(b));
-        assert_eq!(over_answered(&log, [z]), Some(z));
+        assert_eq!(places(&log, [b, a, a]), Ok(vec![1, 0, 2]));
+        assert_eq!(places(&log, [a, b, a, a]), Err(3));
+        assert_eq!(places(&log, [b, b]), Err(1));
+        assert_eq!(places(&log, [z]), Err(0));
     }
 
     #[test]

@@ -163,7 +163,8 @@ pub struct Assembler {
     /// Where the keys of the retrieval command being answered start in the record.
     command_start: usize,
     /// A hit came out of the order asked (a proxy's doing: see `proto::identity`), so
-    /// the reply's end checks that no key was answered more often than asked.
+    /// the reply's end checks that no key was answered more often than asked, and puts
+    /// the hits back in the order asked: whoever reads the reply walks it forward.
     reordered: bool,
     /// A failure seen before the reply's end (an oversized value in a multi-frame
     /// reply): the reply is read to its end, then fails with it.
@@ -408,20 +409,12 @@ impl Assembler {
                     values,
                     oversized,
                     ends_left,
-                } = &self.partial
+                } = &mut self.partial
                 {
                     identity::end_command(record, &mut self.cursor);
                     self.command_start = self.cursor;
-                    let answered = values.iter().map(|v| &v.key[..]);
-                    let answered = answered.chain(oversized.iter().map(|(k, _)| &k[..]));
-                    if self.reordered
-                        && *ends_left == 1
-                        && let Some(key) = identity::over_answered(record, answered)
-                    {
-                        return Err(mismatch(format!(
-                            "VALUE for key \"{}\" more often than it was asked",
-                            Escaped(key)
-                        )));
+                    if self.reordered && *ends_left == 1 {
+                        in_order_asked(values, oversized, record)?;
                     }
                 }
                 return Ok(());
@@ -482,6 +475,39 @@ impl Assembler {
             self.expect
         ))
     }
+}
+
+/// Puts the hits (and oversized values) of a reply that came out of order back in the
+/// order `record` asked them, each at the first place of its key not yet taken, or fails
+/// if a key was answered more often than asked.
+fn in_order_asked(
+    values: &mut Vec<Value>,
+    oversized: &mut Vec<(Bytes, u64)>,
+    record: &[u8],
+) -> Result<(), ProtocolError> {
+    let answered = values.iter().map(|v| &v.key[..]);
+    let answered = answered.chain(oversized.iter().map(|(k, _)| &k[..]));
+    let places = identity::places(record, answered).map_err(|i| {
+        let key = match values.get(i) {
+            Some(v) => &v.key,
+            None => &oversized[i - values.len()].0,
+        };
+        mismatch(format!(
+            "VALUE for key \"{}\" more often than it was asked",
+            Escaped(key)
+        ))
+    })?;
+    let (value_places, oversized_places) = places.split_at(values.len());
+    sort_by_place(values, value_places);
+    sort_by_place(oversized, oversized_places);
+    Ok(())
+}
+
+/// Sorts `items` by their `places` (distinct).
+fn sort_by_place<T>(items: &mut Vec<T>, places: &[usize]) {
+    let mut placed: Vec<(usize, T)> = places.iter().copied().zip(items.drain(..)).collect();
+    placed.sort_unstable_by_key(|&(place, _)| place);
+    items.extend(placed.into_iter().map(|(_, item)| item));
 }
 
 fn mismatch(what: String) -> ProtocolError {
@@ -633,5 +659,64 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The hits of a multi-key reply, in the order the caller gets them, for a request
+    /// of `keys`, a `;` ending each command.
+    fn hits_in_order(keys: &[&str], wire: &[u8]) -> Result<Vec<String>, ProtocolError> {
+        let (mut log, mut next) = (BytesMut::new(), 0);
+        let mut stamp = crate::proto::identity::Stamp::new(&mut log, &mut next);
+        let mut commands = 0;
+        for k in keys {
+            if *k == ";" {
+                stamp.end_command();
+                commands += 1;
+            } else {
+                stamp.key(k.as_bytes());
+            }
+        }
+        let expect = Expect::Values {
+            commands,
+            keys: (keys.len() - commands as usize) as u32,
+        };
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(wire);
+        let mut a = Assembler::new(expect);
+        while let Some(frame) = d.decode(&mut buf)? {
+            if let Some(done) = a.push_checked(frame, &log)? {
+                let Ok(Reply::Values(values)) = done else {
+                    panic!("{done:?}")
+                };
+                return Ok(values
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(&v.data).into_owned())
+                    .collect());
+            }
+        }
+        panic!("incomplete reply")
+    }
+
+    #[test]
+    fn hits_a_proxy_reordered_come_out_in_the_order_asked() {
+        // twemproxy's answer to `get a1 b1 a2 a1` when the first a1 misses.
+        let wire = b"VALUE a2 0 2\r\nA2\r\nVALUE a1 0 2\r\nA1\r\nVALUE b1 0 2\r\nB1\r\nEND\r\n";
+        assert_eq!(
+            hits_in_order(&["a1", "b1", "a2", "a1", ";"], wire).unwrap(),
+            ["A1", "B1", "A2"]
+        );
+        // In order, as memcached answers: unchanged.
+        let wire = b"VALUE b1 0 2\r\nB1\r\nVALUE a1 0 2\r\nA1\r\nEND\r\n";
+        assert_eq!(
+            hits_in_order(&["a1", "b1", "a2", "a1", ";"], wire).unwrap(),
+            ["B1", "A1"]
+        );
+        // Reordered within each command, never across: c is the second command's.
+        let wire = b"VALUE b 0 1\r\nB\r\nVALUE a 0 1\r\nA\r\nEND\r\nVALUE c 0 1\r\nC\r\nEND\r\n";
+        assert_eq!(
+            hits_in_order(&["a", "b", ";", "c", ";"], wire).unwrap(),
+            ["A", "B", "C"]
+        );
+        let wire = b"VALUE c 0 1\r\nC\r\nEND\r\nEND\r\n";
+        assert!(hits_in_order(&["a", "b", ";", "c", ";"], wire).is_err());
     }
 }
